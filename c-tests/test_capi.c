@@ -1,0 +1,195 @@
+/* The C contract of amljpeg.h: every format, every error path, several threads. */
+#include "amljpeg.h"
+#include "testutil.h"
+#include <pthread.h>
+
+static const char *backend_name(int b) { return b == AML_JPEG_BACKEND_SOFTWARE ? "software" : b == AML_JPEG_BACKEND_HARDWARE ? "hardware" : "auto"; }
+static int backend = AML_JPEG_BACKEND_SOFTWARE;
+
+/* Encodes the pattern in `format` and checks the JPEG decodes close to the input. */
+static void check_format(aml_jpeg *enc, int format, unsigned w, unsigned h) {
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    size_t size = frame_size(format, w, h);
+    uint8_t *frame = malloc(size);
+    pattern_rgb(rgb, w, h);
+    to_format(rgb, w, h, format, frame);
+    const uint8_t *jpeg = NULL;
+    size_t jpeg_len = 0;
+    int st = aml_jpeg_encode(enc, frame, size, w, h, 0, format, 90, &jpeg, &jpeg_len);
+    CHECK(st == AML_JPEG_OK, "format %d %ux%u: %s (%s)", format, w, h, aml_jpeg_strerror(st), aml_jpeg_last_error(enc));
+    if (st == AML_JPEG_OK) {
+        CHECK(jpeg_len > 100 && jpeg[0] == 0xFF && jpeg[1] == 0xD8, "SOI");
+        CHECK(jpeg[jpeg_len - 2] == 0xFF && jpeg[jpeg_len - 1] == 0xD9, "EOI");
+        int yuv = format >= 4;
+        uint8_t *dec;
+        unsigned dw, dh;
+        int comps = decode(jpeg, jpeg_len, yuv, &dec, &dw, &dh);
+        CHECK(comps == (format == 8 ? 1 : 3), "format %d: %d components", format, comps);
+        CHECK(dw == w && dh == h, "format %d: decoded %ux%u", format, dw, dh);
+        if (dec && dw == w && dh == h) {
+            /* RGB formats: compare RGB; YUV and grey: compare decoded luma with the input luma. */
+            double p;
+            if (yuv) {
+                uint8_t *luma = malloc((size_t)w * h);
+                for (unsigned y = 0; y < h; y++)
+                    for (unsigned x = 0; x < w; x++)
+                        luma[y * w + x] = format == 7 ? frame[y * ((w + 1) / 2) * 4 + x * 2] : frame[y * w + x];
+                p = psnr(dec, luma, (size_t)w * h);
+                free(luma);
+            } else {
+                p = psnr(dec, rgb, (size_t)w * h * 3);
+            }
+            /* 4:2:0 of a 2x2 frame with four different colours loses much; larger frames must not. */
+            CHECK(p > (w >= 8 && h >= 8 ? 30 : 12), "format %d %ux%u: PSNR %.2f dB", format, w, h, p);
+        }
+        free(dec);
+        int used = -1;
+        CHECK(aml_jpeg_last_backend(enc, &used) == AML_JPEG_OK && (backend == AML_JPEG_BACKEND_AUTO || used == backend), "backend %d", used);
+    }
+    free(frame);
+    free(rgb);
+}
+
+/* A small frame that must always encode: proves the handle still works. */
+static void check_still_works(aml_jpeg *enc, const char *after) {
+    uint8_t rgb[16 * 16 * 3];
+    pattern_rgb(rgb, 16, 16);
+    const uint8_t *jpeg = NULL;
+    size_t len = 0;
+    int st = aml_jpeg_encode(enc, rgb, sizeof rgb, 16, 16, 0, AML_JPEG_FORMAT_RGB24, 80, &jpeg, &len);
+    CHECK(st == AML_JPEG_OK && len > 0, "handle broken after %s: %s", after, aml_jpeg_last_error(enc));
+    CHECK(aml_jpeg_last_error(enc)[0] == '\0', "detail cleared after success");
+}
+
+#define EXPECT_STATUS(call, want, what)                                                          \
+    do {                                                                                         \
+        int st_ = (call);                                                                        \
+        CHECK(st_ == (want), "%s: got %d (%s), want %d", what, st_, aml_jpeg_strerror(st_), want); \
+        CHECK(aml_jpeg_last_error(enc)[0] != '\0', "%s: no detail message", what);              \
+        check_still_works(enc, what);                                                            \
+    } while (0)
+
+static void check_errors(aml_jpeg *enc) {
+    uint8_t px[64 * 64 * 4] = {0};
+    const uint8_t *jpeg = (const uint8_t *)1;
+    size_t len = 7;
+    int inval = AML_JPEG_ERR_INVALID_ARGUMENT;
+    EXPECT_STATUS(aml_jpeg_encode(enc, NULL, 48, 4, 4, 0, 0, 90, &jpeg, &len), inval, "NULL pixels");
+    CHECK(jpeg == NULL && len == 0, "outputs cleared on failure");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, 48, 4, 4, 0, 0, 90, NULL, &len), inval, "NULL jpeg");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, 48, 4, 4, 0, 0, 90, &jpeg, NULL), inval, "NULL jpeg_len");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, 47, 4, 4, 0, 0, 90, &jpeg, &len), inval, "len one short");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, 0, 4, 4, 0, 0, 90, &jpeg, &len), inval, "len 0");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 0, 4, 0, 0, 90, &jpeg, &len), inval, "width 0");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 4, 0, 0, 0, 90, &jpeg, &len), inval, "height 0");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 70000, 4, 0, 0, 90, &jpeg, &len), inval, "width too large");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 4, 0xFFFFFFFFu, 0, 0, 90, &jpeg, &len), inval, "absurd height");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 4, 4, 11, 0, 90, &jpeg, &len), inval, "stride shorter than a row");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 60000, 60000, 0xFFFFFFFFu, 2, 90, &jpeg, &len), inval, "size overflow");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, (size_t)-1, 4, 4, 0, 0, 90, &jpeg, &len), inval, "len beyond any buffer");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 4, 4, 0, 9, 90, &jpeg, &len), inval, "format 9");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 4, 4, 0, -1, 90, &jpeg, &len), inval, "format -1");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 4, 4, 0, 0, 0, &jpeg, &len), inval, "quality 0");
+    EXPECT_STATUS(aml_jpeg_encode(enc, px, sizeof px, 4, 4, 0, 0, 101, &jpeg, &len), inval, "quality 101");
+    uint8_t small[16];
+    EXPECT_STATUS(aml_jpeg_encode_into(enc, px, sizeof px, 8, 8, 0, 0, 90, small, sizeof small, &len), AML_JPEG_ERR_BUFFER_TOO_SMALL, "small dst");
+    EXPECT_STATUS(aml_jpeg_encode_into(enc, px, sizeof px, 8, 8, 0, 0, 90, NULL, 100, &len), inval, "NULL dst");
+    EXPECT_STATUS(aml_jpeg_set_subsampling(enc, 3), inval, "subsampling 3");
+    EXPECT_STATUS(aml_jpeg_max_output_size(enc, 0, 4, &len), inval, "max size of width 0");
+    EXPECT_STATUS(aml_jpeg_max_output_size(enc, 4, 4, NULL), inval, "max size NULL out");
+
+    CHECK(aml_jpeg_encode(NULL, px, 48, 4, 4, 0, 0, 90, &jpeg, &len) == inval, "NULL handle");
+    CHECK(aml_jpeg_last_error(NULL)[0] != '\0', "thread detail for NULL handle");
+    aml_jpeg *h = (aml_jpeg *)1;
+    CHECK(aml_jpeg_open(NULL, 7, &h) == inval && h == NULL, "unknown backend");
+    CHECK(aml_jpeg_open(NULL, AML_JPEG_BACKEND_SOFTWARE, NULL) == inval, "NULL out");
+    CHECK(aml_jpeg_open("", AML_JPEG_BACKEND_SOFTWARE, &h) == inval, "empty device");
+    CHECK(aml_jpeg_open("/nonexistent/jpegenc", AML_JPEG_BACKEND_HARDWARE, &h) == AML_JPEG_ERR_NO_DEVICE && h == NULL, "hardware without device");
+    CHECK(strlen(aml_jpeg_last_error(NULL)) > 0, "open failure detail");
+    for (int s = -20; s <= 5; s++) CHECK(aml_jpeg_strerror(s) != NULL, "strerror(%d)", s);
+    aml_jpeg_close(NULL);
+}
+
+static void check_encode_into(aml_jpeg *enc) {
+    unsigned w = 123, h = 45;
+    uint8_t *rgb = malloc(w * h * 3);
+    pattern_rgb(rgb, w, h);
+    size_t cap = 0, len = 0, len2 = 0;
+    CHECK(aml_jpeg_max_output_size(enc, w, h, &cap) == AML_JPEG_OK && cap > 1000, "max size %zu", cap);
+    uint8_t *dst = malloc(cap);
+    CHECK(aml_jpeg_encode_into(enc, rgb, w * h * 3, w, h, 0, AML_JPEG_FORMAT_RGB24, 85, dst, cap, &len) == AML_JPEG_OK, "into");
+    const uint8_t *jpeg;
+    CHECK(aml_jpeg_encode(enc, rgb, w * h * 3, w, h, 0, AML_JPEG_FORMAT_RGB24, 85, &jpeg, &len2) == AML_JPEG_OK, "encode");
+    CHECK(len == len2 && memcmp(dst, jpeg, len) == 0, "encode_into equals encode");
+    /* A buffer exactly the JPEG's size is enough. */
+    CHECK(aml_jpeg_encode_into(enc, rgb, w * h * 3, w, h, 0, AML_JPEG_FORMAT_RGB24, 85, dst, len, &len2) == AML_JPEG_OK && len2 == len, "exact fit");
+    free(dst);
+    free(rgb);
+}
+
+struct job { aml_jpeg *enc; int id; int ok; };
+
+static void *worker(void *arg) {
+    struct job *job = arg;
+    unsigned w = 64 + job->id * 8, h = 48 + job->id * 4;
+    uint8_t *rgb = malloc(w * h * 3);
+    pattern_rgb(rgb, w, h);
+    size_t cap = 0;
+    aml_jpeg_max_output_size(job->enc, w, h, &cap);
+    uint8_t *dst = malloc(cap);
+    for (int i = 0; i < 25; i++) {
+        size_t len = 0;
+        if (aml_jpeg_encode_into(job->enc, rgb, w * h * 3, w, h, 0, AML_JPEG_FORMAT_RGB24, 50 + i, dst, cap, &len) != AML_JPEG_OK) continue;
+        uint8_t *dec;
+        unsigned dw, dh;
+        if (decode(dst, len, 0, &dec, &dw, &dh) == 3 && dw == w && dh == h && psnr(dec, rgb, w * h * 3) > 28) job->ok++;
+        free(dec);
+    }
+    free(dst);
+    free(rgb);
+    return NULL;
+}
+
+static void check_threads(int shared) {
+    enum { N = 6 };
+    pthread_t t[N];
+    struct job jobs[N];
+    aml_jpeg *one = NULL;
+    if (shared) aml_jpeg_open(NULL, backend, &one);
+    for (int i = 0; i < N; i++) {
+        jobs[i].id = i;
+        jobs[i].ok = 0;
+        jobs[i].enc = one;
+        if (!shared) aml_jpeg_open(NULL, backend, &jobs[i].enc);
+        pthread_create(&t[i], NULL, worker, &jobs[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(jobs[i].ok == 25, "%s handle, thread %d: %d of 25 frames good", shared ? "shared" : "own", i, jobs[i].ok);
+        if (!shared) aml_jpeg_close(jobs[i].enc);
+    }
+    aml_jpeg_close(one);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) backend = atoi(argv[1]);
+    printf("amljpeg %s, backend %s\n", aml_jpeg_version(), backend_name(backend));
+    aml_jpeg *enc = NULL;
+    int st = aml_jpeg_open(NULL, backend, &enc);
+    CHECK(st == AML_JPEG_OK && enc, "open: %s (%s)", aml_jpeg_strerror(st), aml_jpeg_last_error(NULL));
+    if (!enc) return finish("test_capi");
+    const unsigned sizes[][2] = {{451, 300}, {640, 480}, {17, 9}, {1, 1}, {2, 2}, {33, 64}};
+    for (int s = 0; s < 6; s++)
+        for (int f = AML_JPEG_FORMAT_RGB24; f <= AML_JPEG_FORMAT_GRAY8; f++) check_format(enc, f, sizes[s][0], sizes[s][1]);
+    for (int sub = AML_JPEG_SUBSAMPLING_420; sub <= AML_JPEG_SUBSAMPLING_444; sub++) {
+        if (aml_jpeg_set_subsampling(enc, sub) != AML_JPEG_OK) { CHECK(0, "subsampling %d", sub); continue; }
+        for (int f = AML_JPEG_FORMAT_RGB24; f <= AML_JPEG_FORMAT_GRAY8; f++) check_format(enc, f, 99, 51);
+    }
+    aml_jpeg_set_subsampling(enc, AML_JPEG_SUBSAMPLING_420);
+    check_errors(enc);
+    check_encode_into(enc);
+    aml_jpeg_close(enc);
+    check_threads(1);
+    check_threads(0);
+    return finish("test_capi");
+}

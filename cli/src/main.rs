@@ -1,0 +1,158 @@
+//! `amljpeg`: encode an image with the hardware JPEG encoder or libjpeg-turbo, and report what
+//! this machine offers.
+
+mod image_file;
+
+use amljpeg::{Backend, BackendChoice, Encoder, Frame, PixelFormat, Subsampling};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "amljpeg",
+    version,
+    about = "JPEG encoding on the Amlogic hardware encoder, with a libjpeg-turbo fallback"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Encode a PNG, PPM/PGM or raw frame to JPEG.
+    Encode {
+        input: PathBuf,
+        output: PathBuf,
+        /// Quality 1..100, as libjpeg's.
+        #[arg(short, long, default_value_t = 90)]
+        quality: i32,
+        #[arg(long, value_enum, default_value_t = SubsamplingArg::S420)]
+        subsampling: SubsamplingArg,
+        #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+        backend: BackendArg,
+        /// Device node (default: $AML_JPEG_DEVICE, else /dev/jpegenc).
+        #[arg(long)]
+        device: Option<PathBuf>,
+        /// Treat the input as a raw frame of this size, WxH.
+        #[arg(long, value_parser = parse_size, requires = "format")]
+        size: Option<(u32, u32)>,
+        /// Pixel format of a raw frame: rgb24, bgr24, rgba32, bgra32, nv12, nv21, i420, yuyv, gray8.
+        #[arg(long, value_parser = parse_format, requires = "size")]
+        format: Option<PixelFormat>,
+    },
+    /// Tell which backend would serve, and what the device offers.
+    Info {
+        #[arg(long)]
+        device: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SubsamplingArg {
+    #[value(name = "420")]
+    S420,
+    #[value(name = "422")]
+    S422,
+    #[value(name = "444")]
+    S444,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Auto,
+    Hardware,
+    Software,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("size {text:?} is not WxH"))?;
+    let parse = |s: &str| {
+        s.parse::<u32>()
+            .map_err(|_| format!("size {text:?} is not WxH"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+fn parse_format(text: &str) -> Result<PixelFormat, String> {
+    PixelFormat::from_name(text).ok_or_else(|| format!("unknown pixel format {text:?}"))
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("amljpeg: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Encode {
+            input,
+            output,
+            quality,
+            subsampling,
+            backend,
+            device,
+            size,
+            format,
+        } => {
+            let raw = size.zip(format).map(|((w, h), f)| (w, h, f));
+            let image = image_file::read(&input, raw)?;
+            let choice = match backend {
+                BackendArg::Auto => BackendChoice::Auto,
+                BackendArg::Hardware => BackendChoice::Hardware,
+                BackendArg::Software => BackendChoice::Software,
+            };
+            let mut encoder =
+                Encoder::open(device.as_deref(), choice).map_err(|e| e.to_string())?;
+            encoder.set_subsampling(match subsampling {
+                SubsamplingArg::S420 => Subsampling::S420,
+                SubsamplingArg::S422 => Subsampling::S422,
+                SubsamplingArg::S444 => Subsampling::S444,
+            });
+            let frame = Frame::new(&image.pixels, image.width, image.height, 0, image.format)
+                .map_err(|e| e.to_string())?;
+            let jpeg = encoder.encode(&frame, quality).map_err(|e| e.to_string())?;
+            std::fs::write(&output, jpeg)
+                .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+            let jpeg_len = jpeg.len();
+            let by = match encoder.last_backend() {
+                Some(Backend::Hardware) => "hardware",
+                _ => "software",
+            };
+            eprintln!(
+                "{}: {}x{} {} -> {} bytes ({by}, quality {quality}, {})",
+                output.display(),
+                image.width,
+                image.height,
+                image.format.name(),
+                jpeg_len,
+                encoder.subsampling().name()
+            );
+            Ok(())
+        }
+        Command::Info { device } => {
+            let encoder =
+                Encoder::open(device.as_deref(), BackendChoice::Auto).map_err(|e| e.to_string())?;
+            println!("amljpeg {}", env!("CARGO_PKG_VERSION"));
+            println!("device: {}", encoder.device().display());
+            println!(
+                "software backend: {}",
+                if cfg!(feature = "software") {
+                    "libjpeg-turbo"
+                } else {
+                    "not built"
+                }
+            );
+            println!("backend for AUTO: software (no hardware encoder available)");
+            Ok(())
+        }
+    }
+}

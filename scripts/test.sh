@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting and lints, Rust (unit, integration, emulator),
+# C, pkg-config install, Python. Installs what a fresh machine lacks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --release --workspace
+cargo test --workspace
+scripts/test-c.sh
+python3 -m pytest -q python/tests

@@ -1,0 +1,425 @@
+//! The C ABI: thin wrappers that check every argument, call the engine, and turn its result
+//! into a status code. No panic crosses this boundary.
+#![allow(non_camel_case_types)]
+
+use crate::engine::{Backend, BackendChoice, Encoder};
+use crate::error::{Error, ErrorKind};
+use crate::format::{Frame, PixelFormat, Subsampling};
+use libc::{c_char, c_int, size_t};
+use parking_lot::Mutex;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+/// Success.
+pub const AML_JPEG_OK: c_int = 0;
+/// An argument is NULL, out of range, inconsistent, or a buffer is too short for its layout.
+pub const AML_JPEG_ERR_INVALID_ARGUMENT: c_int = -1;
+/// Valid, but not something this backend or build can do.
+pub const AML_JPEG_ERR_UNSUPPORTED: c_int = -2;
+/// No usable hardware encoder device.
+pub const AML_JPEG_ERR_NO_DEVICE: c_int = -3;
+/// The device is in use by another process.
+pub const AML_JPEG_ERR_BUSY: c_int = -4;
+/// The device did not complete in time.
+pub const AML_JPEG_ERR_TIMEOUT: c_int = -5;
+/// The device or driver failed, or produced no valid JPEG.
+pub const AML_JPEG_ERR_DEVICE: c_int = -6;
+/// Out of memory.
+pub const AML_JPEG_ERR_NO_MEMORY: c_int = -7;
+/// An internal error (a bug in amljpeg).
+pub const AML_JPEG_ERR_INTERNAL: c_int = -8;
+/// The destination buffer of aml_jpeg_encode_into() is too small.
+pub const AML_JPEG_ERR_BUFFER_TOO_SMALL: c_int = -9;
+/// The device exists but this process lacks permission to open it.
+pub const AML_JPEG_ERR_PERMISSION: c_int = -10;
+
+/// Hardware when the device can do the job, otherwise software, transparently.
+pub const AML_JPEG_BACKEND_AUTO: c_int = 0;
+/// Hardware only: never falls back.
+pub const AML_JPEG_BACKEND_HARDWARE: c_int = 1;
+/// Software (libjpeg-turbo) only.
+pub const AML_JPEG_BACKEND_SOFTWARE: c_int = 2;
+
+/// Packed 8-bit R, G, B.
+pub const AML_JPEG_FORMAT_RGB24: c_int = 0;
+/// Packed 8-bit B, G, R.
+pub const AML_JPEG_FORMAT_BGR24: c_int = 1;
+/// Packed 8-bit R, G, B, A (alpha ignored).
+pub const AML_JPEG_FORMAT_RGBA32: c_int = 2;
+/// Packed 8-bit B, G, R, A (alpha ignored).
+pub const AML_JPEG_FORMAT_BGRA32: c_int = 3;
+/// Y plane, then interleaved U/V at half resolution (stride = Y stride rounded up to even).
+pub const AML_JPEG_FORMAT_NV12: c_int = 4;
+/// Y plane, then interleaved V/U at half resolution (stride = Y stride rounded up to even).
+pub const AML_JPEG_FORMAT_NV21: c_int = 5;
+/// Y plane, then U and V planes at half resolution (stride = (Y stride + 1) / 2).
+pub const AML_JPEG_FORMAT_I420: c_int = 6;
+/// Packed 4:2:2 Y0 U Y1 V.
+pub const AML_JPEG_FORMAT_YUYV: c_int = 7;
+/// 8-bit grey; the JPEG has one component.
+pub const AML_JPEG_FORMAT_GRAY8: c_int = 8;
+
+/// Chroma subsampling 4:2:0 (the default).
+pub const AML_JPEG_SUBSAMPLING_420: c_int = 0;
+/// Chroma subsampling 4:2:2.
+pub const AML_JPEG_SUBSAMPLING_422: c_int = 1;
+/// No chroma subsampling (software only; AUTO falls back to software for it).
+pub const AML_JPEG_SUBSAMPLING_444: c_int = 2;
+
+/// An encoder handle. Safe to share between threads: calls on one handle are serialised.
+pub struct aml_jpeg {
+    state: Mutex<HandleState>,
+}
+
+struct HandleState {
+    encoder: Encoder,
+    detail: CString,
+}
+
+thread_local! {
+    /// The detail message of the last failure that had no handle to keep it (a failed open).
+    static THREAD_DETAIL: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn status_of(kind: ErrorKind) -> c_int {
+    match kind {
+        ErrorKind::InvalidArgument => AML_JPEG_ERR_INVALID_ARGUMENT,
+        ErrorKind::Unsupported => AML_JPEG_ERR_UNSUPPORTED,
+        ErrorKind::NoDevice => AML_JPEG_ERR_NO_DEVICE,
+        ErrorKind::Busy => AML_JPEG_ERR_BUSY,
+        ErrorKind::Timeout => AML_JPEG_ERR_TIMEOUT,
+        ErrorKind::Device => AML_JPEG_ERR_DEVICE,
+        ErrorKind::OutOfMemory => AML_JPEG_ERR_NO_MEMORY,
+        ErrorKind::Internal => AML_JPEG_ERR_INTERNAL,
+        ErrorKind::BufferTooSmall => AML_JPEG_ERR_BUFFER_TOO_SMALL,
+        ErrorKind::PermissionDenied => AML_JPEG_ERR_PERMISSION,
+    }
+}
+
+fn to_cstring(message: &str) -> CString {
+    CString::new(message.replace('\0', " ")).unwrap_or_default()
+}
+
+fn set_thread_detail(message: &str) {
+    THREAD_DETAIL.with(|d| *d.borrow_mut() = to_cstring(message));
+}
+
+/// Runs `body`, turning an error or a panic into a status and recording its message with `record`.
+fn ffi_call(record: impl FnOnce(&str), body: impl FnOnce() -> Result<(), Error>) -> c_int {
+    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Internal,
+            "internal error: amljpeg panicked",
+        ))
+    });
+    match outcome {
+        Ok(()) => AML_JPEG_OK,
+        Err(error) => {
+            record(error.message());
+            status_of(error.kind())
+        }
+    }
+}
+
+/// Runs `body` on the handle's state, recording failures in the handle.
+fn with_handle(
+    enc: *mut aml_jpeg,
+    body: impl FnOnce(&mut HandleState) -> Result<(), Error>,
+) -> c_int {
+    if enc.is_null() {
+        set_thread_detail("the handle is NULL");
+        return AML_JPEG_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: a non-NULL handle was created by aml_jpeg_open and not yet closed (the caller's
+    // contract); handles are Sync, so shared access from several threads is sound.
+    let handle = unsafe { &*enc };
+    let mut state = handle.state.lock();
+    let state = &mut *state;
+    let mut failure = None;
+    let status = ffi_call(|m| failure = Some(to_cstring(m)), || body(state));
+    state.detail = failure.unwrap_or_default();
+    status
+}
+
+/// Checks the pixel arguments and makes a [`Frame`] of them.
+///
+/// # Safety
+/// `pixels` must be NULL or point to `len` readable bytes for the life of the frame.
+unsafe fn frame_from_raw<'a>(
+    pixels: *const u8,
+    len: size_t,
+    width: u32,
+    height: u32,
+    stride: u32,
+    format: c_int,
+) -> Result<Frame<'a>, Error> {
+    if pixels.is_null() {
+        return Err(Error::invalid("pixels is NULL"));
+    }
+    let format = PixelFormat::from_raw(format)
+        .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))?;
+    if len > isize::MAX as usize {
+        return Err(Error::invalid("len is larger than any buffer can be"));
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `pixels` (checked non-NULL above).
+    let data = unsafe { std::slice::from_raw_parts(pixels, len) };
+    Frame::new(data, width, height, stride, format)
+}
+
+/// Opens an encoder.
+///
+/// `device`: the device node; NULL means `$AML_JPEG_DEVICE` when set, else `/dev/jpegenc`.
+/// `backend`: one of `AML_JPEG_BACKEND_*`. `out` receives the handle (NULL on failure).
+/// On failure, aml_jpeg_last_error(NULL) gives the detail on this thread.
+///
+/// # Safety
+/// `device` is NULL or a NUL-terminated string; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_open(
+    device: *const c_char,
+    backend: c_int,
+    out: *mut *mut aml_jpeg,
+) -> c_int {
+    ffi_call(set_thread_detail, || {
+        if out.is_null() {
+            return Err(Error::invalid("out is NULL"));
+        }
+        // SAFETY: `out` is non-NULL and writable per the contract.
+        unsafe { *out = std::ptr::null_mut() };
+        let choice = BackendChoice::from_raw(backend)
+            .ok_or_else(|| Error::invalid(format!("unknown backend {backend}")))?;
+        let path = if device.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL `device` is a NUL-terminated string per the contract.
+            let bytes = unsafe { CStr::from_ptr(device) }.to_bytes();
+            if bytes.is_empty() {
+                return Err(Error::invalid("device is an empty string"));
+            }
+            Some(Path::new(OsStr::from_bytes(bytes)))
+        };
+        let encoder = Encoder::open(path, choice)?;
+        let handle = Box::new(aml_jpeg {
+            state: Mutex::new(HandleState {
+                encoder,
+                detail: CString::default(),
+            }),
+        });
+        // SAFETY: as above.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// Encodes one frame to JPEG.
+///
+/// `pixels`/`len`: the frame; `len` must cover every byte the layout implies.
+/// `stride`: bytes per row of the first plane, 0 for tightly packed. For NV12/NV21 the chroma
+/// plane follows the luma plane (at stride * height) with the luma stride rounded up to even;
+/// for I420, U then V follow with stride (stride + 1) / 2. `format`: `AML_JPEG_FORMAT_*`. `quality`: 1..100, libjpeg's meaning.
+///
+/// On success `*jpeg` points to `*jpeg_len` bytes owned by the handle. They stay valid until
+/// the next call on this handle (from any thread) or aml_jpeg_close(). When the hardware
+/// produced them they are the device's own buffer, and other handles wait for the device until
+/// this handle's next call or aml_jpeg_release().
+///
+/// # Safety
+/// `enc` is a live handle; `pixels` points to `len` readable bytes; `jpeg` and `jpeg_len` are
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_encode(
+    enc: *mut aml_jpeg,
+    pixels: *const u8,
+    len: size_t,
+    width: u32,
+    height: u32,
+    stride: u32,
+    format: c_int,
+    quality: c_int,
+    jpeg: *mut *const u8,
+    jpeg_len: *mut size_t,
+) -> c_int {
+    with_handle(enc, |state| {
+        if jpeg.is_null() || jpeg_len.is_null() {
+            return Err(Error::invalid("jpeg or jpeg_len is NULL"));
+        }
+        // SAFETY: both checked non-NULL; writable per the contract.
+        unsafe {
+            *jpeg = std::ptr::null();
+            *jpeg_len = 0;
+        }
+        // SAFETY: `pixels` points to `len` readable bytes per the contract.
+        let frame = unsafe { frame_from_raw(pixels, len, width, height, stride, format) }?;
+        let output = state.encoder.encode(&frame, quality)?;
+        // SAFETY: as above.
+        unsafe {
+            *jpeg = output.as_ptr();
+            *jpeg_len = output.len();
+        }
+        Ok(())
+    })
+}
+
+/// Like aml_jpeg_encode(), but copies the JPEG into `dst` (capacity `cap`) and stores its
+/// length in `*jpeg_len`. With a `cap` of at least aml_jpeg_max_output_size() it always fits;
+/// otherwise AML_JPEG_ERR_BUFFER_TOO_SMALL when the JPEG does not fit.
+///
+/// # Safety
+/// `enc` is a live handle; `pixels` points to `len` readable bytes; `dst` points to `cap`
+/// writable bytes; `jpeg_len` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_encode_into(
+    enc: *mut aml_jpeg,
+    pixels: *const u8,
+    len: size_t,
+    width: u32,
+    height: u32,
+    stride: u32,
+    format: c_int,
+    quality: c_int,
+    dst: *mut u8,
+    cap: size_t,
+    jpeg_len: *mut size_t,
+) -> c_int {
+    with_handle(enc, |state| {
+        if dst.is_null() || jpeg_len.is_null() {
+            return Err(Error::invalid("dst or jpeg_len is NULL"));
+        }
+        if cap > isize::MAX as usize {
+            return Err(Error::invalid("cap is larger than any buffer can be"));
+        }
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { *jpeg_len = 0 };
+        // SAFETY: `pixels` points to `len` readable bytes per the contract.
+        let frame = unsafe { frame_from_raw(pixels, len, width, height, stride, format) }?;
+        // SAFETY: `dst` points to `cap` writable bytes per the contract.
+        let dst = unsafe { std::slice::from_raw_parts_mut(dst, cap) };
+        let written = state.encoder.encode_into(&frame, quality, dst)?;
+        // SAFETY: as above.
+        unsafe { *jpeg_len = written };
+        Ok(())
+    })
+}
+
+/// The size of a buffer that always holds the JPEG of a `width`×`height` frame with this
+/// handle's settings, for aml_jpeg_encode_into().
+///
+/// # Safety
+/// `enc` is a live handle; `size` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_max_output_size(
+    enc: *mut aml_jpeg,
+    width: u32,
+    height: u32,
+    size: *mut size_t,
+) -> c_int {
+    with_handle(enc, |state| {
+        if size.is_null() {
+            return Err(Error::invalid("size is NULL"));
+        }
+        crate::format::FrameLayout::new(PixelFormat::Gray8, width, height, 0)?;
+        let bound = state
+            .encoder
+            .max_output_size(width as usize, height as usize)?;
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { *size = bound };
+        Ok(())
+    })
+}
+
+/// Chooses the chroma subsampling (`AML_JPEG_SUBSAMPLING_*`) for this handle's next frames.
+///
+/// # Safety
+/// `enc` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_set_subsampling(enc: *mut aml_jpeg, subsampling: c_int) -> c_int {
+    with_handle(enc, |state| {
+        let value = Subsampling::from_raw(subsampling)
+            .ok_or_else(|| Error::invalid(format!("unknown subsampling {subsampling}")))?;
+        state.encoder.set_subsampling(value);
+        Ok(())
+    })
+}
+
+/// Stores in `*backend` the backend (AML_JPEG_BACKEND_HARDWARE or _SOFTWARE) that produced the
+/// last successful frame of this handle; AML_JPEG_ERR_INVALID_ARGUMENT before any frame.
+///
+/// # Safety
+/// `enc` is a live handle; `backend` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_last_backend(enc: *mut aml_jpeg, backend: *mut c_int) -> c_int {
+    with_handle(enc, |state| {
+        if backend.is_null() {
+            return Err(Error::invalid("backend is NULL"));
+        }
+        let value = match state.encoder.last_backend() {
+            Some(Backend::Hardware) => AML_JPEG_BACKEND_HARDWARE,
+            Some(Backend::Software) => AML_JPEG_BACKEND_SOFTWARE,
+            None => return Err(Error::invalid("no frame has been encoded yet")),
+        };
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { *backend = value };
+        Ok(())
+    })
+}
+
+/// Closes a handle and frees everything it owns. NULL is a no-op.
+///
+/// # Safety
+/// `enc` is NULL or a live handle that no other thread is using; it is invalid afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_close(enc: *mut aml_jpeg) {
+    if enc.is_null() {
+        return;
+    }
+    // SAFETY: a live handle from aml_jpeg_open, handed back exactly once.
+    let handle = unsafe { Box::from_raw(enc) };
+    // Dropping must not unwind into C.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(handle)));
+}
+
+/// The detail message of the last failure on `enc`, or "" if its last call succeeded. With
+/// NULL: the last failure on this thread that had no handle (aml_jpeg_open, or a NULL handle).
+/// Never NULL; valid until the next call on the same handle (or thread, for NULL).
+///
+/// # Safety
+/// `enc` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_last_error(enc: *const aml_jpeg) -> *const c_char {
+    if enc.is_null() {
+        return THREAD_DETAIL.with(|d| d.borrow().as_ptr());
+    }
+    // SAFETY: a live handle per the contract.
+    let handle = unsafe { &*enc };
+    handle.state.lock().detail.as_ptr()
+}
+
+/// A static description of a status code. Never NULL.
+#[no_mangle]
+pub extern "C" fn aml_jpeg_strerror(status: c_int) -> *const c_char {
+    let text: &'static CStr = match status {
+        AML_JPEG_OK => c"success",
+        AML_JPEG_ERR_INVALID_ARGUMENT => c"invalid argument",
+        AML_JPEG_ERR_UNSUPPORTED => c"not supported",
+        AML_JPEG_ERR_NO_DEVICE => c"no hardware JPEG encoder device",
+        AML_JPEG_ERR_BUSY => c"device busy",
+        AML_JPEG_ERR_TIMEOUT => c"timed out waiting for the device",
+        AML_JPEG_ERR_DEVICE => c"device error",
+        AML_JPEG_ERR_NO_MEMORY => c"out of memory",
+        AML_JPEG_ERR_INTERNAL => c"internal error",
+        AML_JPEG_ERR_BUFFER_TOO_SMALL => c"output buffer too small",
+        AML_JPEG_ERR_PERMISSION => c"permission denied",
+        _ => c"unknown status",
+    };
+    text.as_ptr()
+}
+
+/// The library version, e.g. "0.1.0". Never NULL.
+#[no_mangle]
+pub extern "C" fn aml_jpeg_version() -> *const c_char {
+    static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    VERSION.as_ptr().cast()
+}
