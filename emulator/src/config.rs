@@ -1,0 +1,241 @@
+//! The emulator's switches, read from `JPEGENC_EMU_*` environment variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What GET_OUTPUT_SIZE counts on E (spec §7.4, UNCERTAIN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputSize {
+    /// The 592 header bytes plus the entropy data (how the vendor HAL and the Blog read it).
+    Total,
+    /// Only the bytes the VLC wrote after the header.
+    Payload,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// The job never completes.
+    Hang,
+    /// open() fails with EBUSY.
+    Busy,
+    /// The named ioctl fails with -1/EPERM.
+    Eperm(String),
+    /// The output is larger than the bitstream buffer.
+    Overflow,
+    /// The microcode writes no EOI.
+    NoEoi,
+    /// The scan is garbage.
+    Corrupt,
+    /// The job takes this many times longer.
+    Slow(f64),
+    /// The job completes but poll never becomes readable.
+    LostIrq,
+}
+
+/// A fault and which occurrence it hits (`None`: every one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub nth: Option<u64>,
+}
+
+impl Fault {
+    pub fn hits(&self, occurrence: u64) -> bool {
+        self.nth.is_none_or(|n| n == occurrence)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The device path that appears (`/dev/jpegenc`).
+    pub path: String,
+    /// The reserved memory size, which selects the buffer level.
+    pub reserve: u32,
+    pub output_size: OutputSize,
+    /// Whether the microcode writes EOI.
+    pub eoi: bool,
+    /// Whether the START and MCU stages raise interrupts (visible through GET_STAGE).
+    pub stages_visible: bool,
+    /// Modelled encoder speed in megapixels per second; 0 = instant.
+    pub mpixps: f64,
+    pub strict_cache: bool,
+    pub faults: Vec<Fault>,
+    pub stats_path: Option<PathBuf>,
+    pub log: bool,
+    /// Where the lock and state files that coordinate processes live.
+    pub state_dir: PathBuf,
+    /// CONFIG_INIT's power-up time.
+    pub init_delay: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: "/dev/jpegenc".into(),
+            reserve: 0x1800000,
+            output_size: OutputSize::Total,
+            eoi: true,
+            stages_visible: false,
+            mpixps: 150.0,
+            strict_cache: true,
+            faults: Vec::new(),
+            stats_path: None,
+            log: false,
+            state_dir: std::env::temp_dir(),
+            init_delay: Duration::from_millis(10),
+        }
+    }
+}
+
+fn parse_u32(text: &str) -> Option<u32> {
+    let t = text.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => t.parse().ok(),
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `kind[@n][,kind[@n]...]`.
+pub fn parse_faults(text: &str) -> Result<Vec<Fault>, String> {
+    let mut faults = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (spec, nth) = match item.rsplit_once('@') {
+            Some((spec, n)) => (
+                spec,
+                Some(
+                    n.parse::<u64>()
+                        .map_err(|_| format!("bad occurrence in {item:?}"))?,
+                ),
+            ),
+            None => (item, None),
+        };
+        let (name, value) = spec.split_once(':').unwrap_or((spec, ""));
+        let kind = match name {
+            "hang" => FaultKind::Hang,
+            "busy" => FaultKind::Busy,
+            "eperm" if !value.is_empty() => FaultKind::Eperm(value.to_ascii_uppercase()),
+            "overflow" => FaultKind::Overflow,
+            "no-eoi" => FaultKind::NoEoi,
+            "corrupt" => FaultKind::Corrupt,
+            "slow" => FaultKind::Slow(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|f: &f64| *f > 0.0)
+                    .ok_or_else(|| format!("bad factor in {item:?}"))?,
+            ),
+            "lost-irq" => FaultKind::LostIrq,
+            _ => return Err(format!("unknown fault {item:?}")),
+        };
+        faults.push(Fault { kind, nth });
+    }
+    Ok(faults)
+}
+
+impl Config {
+    /// The configuration from the environment; bad values are reported and left at default.
+    pub fn from_env() -> Config {
+        let mut c = Config::default();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let warn = |name: &str, value: &str| eprintln!("jpegenc-emu: ignoring {name}={value:?}");
+        if let Some(v) = var("JPEGENC_EMU_PATH") {
+            c.path = v;
+        }
+        if let Some(v) = var("JPEGENC_EMU_RESERVE") {
+            match parse_u32(&v) {
+                Some(r) => c.reserve = r,
+                None => warn("JPEGENC_EMU_RESERVE", &v),
+            }
+        }
+        if let Some(v) = var("JPEGENC_EMU_OUTPUT_SIZE") {
+            match v.as_str() {
+                "total" => c.output_size = OutputSize::Total,
+                "payload" => c.output_size = OutputSize::Payload,
+                _ => warn("JPEGENC_EMU_OUTPUT_SIZE", &v),
+            }
+        }
+        for (name, slot) in [
+            ("JPEGENC_EMU_EOI", &mut c.eoi),
+            ("JPEGENC_EMU_STAGES", &mut c.stages_visible),
+            ("JPEGENC_EMU_STRICT_CACHE", &mut c.strict_cache),
+            ("JPEGENC_EMU_LOG", &mut c.log),
+        ] {
+            if let Some(v) = var(name) {
+                match parse_bool(&v) {
+                    Some(b) => *slot = b,
+                    None => warn(name, &v),
+                }
+            }
+        }
+        if let Some(v) = var("JPEGENC_EMU_MPIXPS") {
+            match v.parse::<f64>() {
+                Ok(m) if m >= 0.0 => c.mpixps = m,
+                _ => warn("JPEGENC_EMU_MPIXPS", &v),
+            }
+        }
+        if let Some(v) = var("JPEGENC_EMU_FAULT") {
+            match parse_faults(&v) {
+                Ok(f) => c.faults = f,
+                Err(e) => eprintln!("jpegenc-emu: ignoring JPEGENC_EMU_FAULT: {e}"),
+            }
+        }
+        if let Some(v) = var("JPEGENC_EMU_INIT_MS") {
+            match v.parse::<u64>() {
+                Ok(ms) => c.init_delay = Duration::from_millis(ms),
+                _ => warn("JPEGENC_EMU_INIT_MS", &v),
+            }
+        }
+        c.stats_path = var("JPEGENC_EMU_STATS")
+            .map(|p| PathBuf::from(p.replace("%p", &std::process::id().to_string())));
+        if let Some(v) = var("JPEGENC_EMU_STATE_DIR") {
+            c.state_dir = PathBuf::from(v);
+        }
+        c
+    }
+
+    /// The time the modelled hardware takes for `pixels` (padded) pixels.
+    pub fn job_time(&self, pixels: usize) -> Duration {
+        if self.mpixps <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(pixels as f64 / (self.mpixps * 1e6))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse() {
+        let f = parse_faults("hang@3, eperm:get_stage,slow:2.5@1,lost-irq").unwrap();
+        assert_eq!(
+            f[0],
+            Fault {
+                kind: FaultKind::Hang,
+                nth: Some(3)
+            }
+        );
+        assert_eq!(f[1].kind, FaultKind::Eperm("GET_STAGE".into()));
+        assert_eq!(
+            f[2],
+            Fault {
+                kind: FaultKind::Slow(2.5),
+                nth: Some(1)
+            }
+        );
+        assert!(f[3].hits(17));
+        assert!(!f[0].hits(2));
+        assert!(parse_faults("melt").is_err());
+        assert!(parse_faults("slow:0").is_err());
+    }
+}

@@ -1,0 +1,1045 @@
+//! The model of the `/dev/jpegenc` driver and its encoder: open/release rules, the ioctls,
+//! the shared buffer, asynchronous completion, poll readiness, the cache model and faults.
+//!
+//! One [`Driver`] is one device. Its reserved memory is a memfd (the "physical" carve-out);
+//! clients map the descriptor [`Driver::open`] hands out. Completion is signalled through an
+//! eventfd in semaphore mode whose count is the driver's ready counter.
+
+use crate::config::{Config, FaultKind, OutputSize};
+use crate::encoder::{self, McuLayout, Plane};
+use crate::header::{self, HEADER_LEN};
+use crate::input::{self, fmt};
+use crate::levels::{self, Level};
+use crate::stats::Stats;
+use crate::tables;
+use parking_lot::{Condvar, Mutex};
+use std::ffi::c_void;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// An errno value.
+pub type Errno = i32;
+
+/// E request numbers: `_IOW('E', nr, unsigned int)`, identical on ARM32 and x86_64.
+pub mod e {
+    pub const GET_ADDR: u32 = 0x4004_4500;
+    pub const INPUT_UPDATE: u32 = 0x4004_4501;
+    pub const GET_STATUS: u32 = 0x4004_4502;
+    pub const NEW_CMD: u32 = 0x4004_4503;
+    pub const GET_STAGE: u32 = 0x4004_4504;
+    pub const GET_OUTPUT_SIZE: u32 = 0x4004_4505;
+    pub const SET_QUALTIY: u32 = 0x4004_4506;
+    pub const SET_ENCODER_WIDTH: u32 = 0x4004_4507;
+    pub const SET_ENCODER_HEIGHT: u32 = 0x4004_4508;
+    pub const CONFIG_INIT: u32 = 0x4004_4509;
+    pub const FLUSH_CACHE: u32 = 0x4004_450a;
+    pub const FLUSH_DMA: u32 = 0x4004_450b;
+    pub const GET_BUFFINFO: u32 = 0x4004_450c;
+    pub const INPUT_FORMAT: u32 = 0x4004_450d;
+    pub const SEL_QUANT_TABLE: u32 = 0x4004_450e;
+    pub const SET_EXT_QUANT_TABLE: u32 = 0x4004_450f;
+    pub const GET_DEVINFO: u32 = 0x4004_45f0;
+
+    pub fn name(request: u32) -> &'static str {
+        match request {
+            GET_ADDR => "GET_ADDR",
+            INPUT_UPDATE => "INPUT_UPDATE",
+            GET_STATUS => "GET_STATUS",
+            NEW_CMD => "NEW_CMD",
+            GET_STAGE => "GET_STAGE",
+            GET_OUTPUT_SIZE => "GET_OUTPUT_SIZE",
+            SET_QUALTIY => "SET_QUALTIY",
+            SET_ENCODER_WIDTH => "SET_ENCODER_WIDTH",
+            SET_ENCODER_HEIGHT => "SET_ENCODER_HEIGHT",
+            CONFIG_INIT => "CONFIG_INIT",
+            FLUSH_CACHE => "FLUSH_CACHE",
+            FLUSH_DMA => "FLUSH_DMA",
+            GET_BUFFINFO => "GET_BUFFINFO",
+            INPUT_FORMAT => "INPUT_FORMAT",
+            SEL_QUANT_TABLE => "SEL_QUANT_TABLE",
+            SET_EXT_QUANT_TABLE => "SET_EXT_QUANT_TABLE",
+            GET_DEVINFO => "GET_DEVINFO",
+            _ => "UNKNOWN",
+        }
+    }
+}
+
+/// Stage values (`encoder_status`).
+pub mod stage {
+    pub const IDLE: u32 = 0;
+    pub const START: u32 = 1;
+    pub const MCU: u32 = 3;
+    pub const DONE: u32 = 4;
+}
+
+/// Driver state that lives in module statics and survives open/close (spec §3.2). It is
+/// saved in a state file so it also survives from one process to the next, like the kernel's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Globals {
+    width: u32,
+    height: u32,
+    scale: u32,
+    status: u32,
+    input_format: u32,
+    output_format: u32,
+}
+
+impl Default for Globals {
+    fn default() -> Self {
+        Globals {
+            width: 1280,
+            height: 720,
+            scale: 90,
+            status: stage::IDLE,
+            input_format: fmt::YUV422_SINGLE,
+            output_format: fmt::YUV420,
+        }
+    }
+}
+
+impl Globals {
+    fn encode(&self) -> String {
+        format!(
+            "{} {} {} {} {} {}\n",
+            self.width, self.height, self.scale, self.status, self.input_format, self.output_format
+        )
+    }
+
+    fn decode(text: &str) -> Option<Globals> {
+        let v: Vec<u32> = text
+            .split_whitespace()
+            .map(|s| s.parse().ok())
+            .collect::<Option<_>>()?;
+        match v[..] {
+            [width, height, scale, status, input_format, output_format] => Some(Globals {
+                width,
+                height,
+                scale,
+                status,
+                input_format,
+                output_format,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The reserved block, shared with clients through a memfd.
+struct Memory {
+    fd: OwnedFd,
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; all access goes through raw copies that tolerate
+// concurrent writers, as DMA does.
+unsafe impl Send for Memory {}
+// SAFETY: as above.
+unsafe impl Sync for Memory {}
+
+impl Memory {
+    fn new(len: usize) -> Result<Memory, Errno> {
+        // SAFETY: memfd_create with a static NUL-terminated name.
+        let raw = unsafe { libc::memfd_create(c"jpegenc-emu".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(errno());
+        }
+        // SAFETY: `raw` is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: valid descriptor; length fits off_t for every level.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return Err(errno());
+        }
+        // SAFETY: mapping `len` bytes of a memfd of that size.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        Ok(Memory {
+            fd,
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// Copies `[start, start + out.len())` out; bytes beyond the block read as zero.
+    fn read(&self, start: usize, out: &mut [u8]) {
+        let n = out.len().min(self.len.saturating_sub(start));
+        // SAFETY: `start + n <= len`; the source is our live mapping.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(start), out.as_mut_ptr(), n) };
+        out[n..].fill(0);
+    }
+
+    /// Writes `data` at `start`, clipped to the block; returns the bytes written.
+    fn write(&self, start: usize, data: &[u8]) -> usize {
+        let n = data.len().min(self.len.saturating_sub(start));
+        // SAFETY: `start + n <= len`.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(start), n) };
+        n
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+fn errno() -> Errno {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// One open file of the device.
+struct OpenFile {
+    /// Semaphore eventfd: its count is `jpegenc_ready`.
+    ready: OwnedFd,
+    /// Holds the cross-process single-open lock.
+    _lock: File,
+}
+
+/// A job handed to the hardware thread.
+struct Job {
+    generation: u64,
+    started: Instant,
+    width: u32,
+    height: u32,
+    input_format: u32,
+    /// MFDIN output: 4:2:0 (true) or 4:2:2.
+    mfdin_420: bool,
+    /// Input read from here (offset into the block); None: not from the block (zeros).
+    input_base: Option<usize>,
+    luma: [u8; 64],
+    chroma: [u8; 64],
+    hang: bool,
+    lost_irq: bool,
+    overflow: bool,
+    corrupt: bool,
+    eoi: bool,
+    slow: f64,
+}
+
+struct State {
+    globals: Globals,
+    open: Option<OpenFile>,
+    inited: bool,
+    quant_id: i32,
+    ext_table: Option<[u16; 128]>,
+    /// Bumped by every NEW_CMD and release: a completion of an older job is dropped.
+    generation: u64,
+    /// The live VLC_TOTAL_BYTES register.
+    vlc_total_bytes: u32,
+    /// Occurrence counters for faults.
+    opens: u64,
+    ioctl_counts: std::collections::HashMap<&'static str, u64>,
+    /// The last accepted MFDIN setup (format, 4:2:0), reused when NEW_CMD's format is rejected.
+    mfdin: (u32, bool),
+    stats: Stats,
+    /// The input area as the hardware sees it (strict cache model): updated only by cleans.
+    device_view: Vec<u8>,
+}
+
+struct Inner {
+    config: Config,
+    level: Option<Level>,
+    memory: Mutex<Option<Arc<Memory>>>,
+    state: Mutex<State>,
+    /// Signalled when stage changes, for tests that wait on it.
+    changed: Condvar,
+    jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+/// An emulated `/dev/jpegenc` device.
+#[derive(Clone)]
+pub struct Driver {
+    inner: Arc<Inner>,
+}
+
+impl Driver {
+    pub fn new(config: Config) -> Driver {
+        let level = levels::select(config.reserve);
+        Driver {
+            inner: Arc::new(Inner {
+                level,
+                memory: Mutex::new(None),
+                state: Mutex::new(State {
+                    globals: Globals::default(),
+                    open: None,
+                    inited: false,
+                    quant_id: 0,
+                    ext_table: None,
+                    generation: 0,
+                    vlc_total_bytes: 0,
+                    opens: 0,
+                    ioctl_counts: Default::default(),
+                    mfdin: (fmt::YUV422_SINGLE, true),
+                    stats: Stats::default(),
+                    device_view: Vec::new(),
+                }),
+                changed: Condvar::new(),
+                jobs: Mutex::new(None),
+                config,
+            }),
+        }
+    }
+
+    pub fn from_env() -> Driver {
+        Driver::new(Config::from_env())
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The buffer level, or None when the reserved size is too small for the probe.
+    pub fn level(&self) -> Option<Level> {
+        self.inner.level
+    }
+
+    fn log(&self, message: impl FnOnce() -> String) {
+        if self.inner.config.log {
+            eprintln!("jpegenc: {}", message());
+        }
+    }
+
+    fn hazard(&self, state: &mut State, message: String) {
+        state.stats.hazards += 1;
+        eprintln!("jpegenc-emu: hazard: {message}");
+    }
+
+    fn state_file(&self, ext: &str) -> std::path::PathBuf {
+        let key: String = self
+            .inner
+            .config
+            .path
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        self.inner
+            .config
+            .state_dir
+            .join(format!("jpegenc-emu{key}.{ext}"))
+    }
+
+    fn save_globals(&self, g: &Globals) {
+        let _ = std::fs::write(self.state_file("state"), g.encode());
+    }
+
+    fn memory(&self) -> Result<Arc<Memory>, Errno> {
+        let mut slot = self.inner.memory.lock();
+        if let Some(m) = &*slot {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(Memory::new(self.inner.config.reserve as usize)?);
+        *slot = Some(m.clone());
+        Ok(m)
+    }
+
+    /// Opens the device: returns a descriptor of the reserved memory for the client to own,
+    /// or an errno (ENOENT without a device, EBUSY while it is open anywhere).
+    pub fn open(&self) -> Result<OwnedFd, Errno> {
+        let Some(_level) = self.inner.level else {
+            return Err(libc::ENOENT);
+        };
+        let memory = self.memory()?;
+        let mut st = self.inner.state.lock();
+        st.opens += 1;
+        let occurrence = st.opens;
+        let busy_fault = self
+            .inner
+            .config
+            .faults
+            .iter()
+            .any(|f| f.kind == FaultKind::Busy && f.hits(occurrence));
+        if st.open.is_some() || busy_fault {
+            st.stats.busy += 1;
+            self.log(|| "open: busy".into());
+            return Err(libc::EBUSY);
+        }
+        // The single-open rule across processes: an exclusive lock held while open.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.state_file("lock"))
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            st.stats.busy += 1;
+            self.log(|| "open: busy (held by another process)".into());
+            return Err(libc::EBUSY);
+        }
+        // SAFETY: creating an eventfd.
+        let ready = unsafe {
+            libc::eventfd(
+                0,
+                libc::EFD_SEMAPHORE | libc::EFD_NONBLOCK | libc::EFD_CLOEXEC,
+            )
+        };
+        if ready < 0 {
+            return Err(errno());
+        }
+        // SAFETY: duplicating our memfd for the client.
+        let client = unsafe { libc::fcntl(memory.fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if client < 0 {
+            return Err(errno());
+        }
+        if let Some(g) = std::fs::read_to_string(self.state_file("state"))
+            .ok()
+            .and_then(|t| Globals::decode(&t))
+        {
+            st.globals = g;
+        }
+        // SAFETY: both descriptors were just created and are ours.
+        st.open = Some(OpenFile {
+            ready: unsafe { OwnedFd::from_raw_fd(ready) },
+            _lock: lock,
+        });
+        st.quant_id = 0;
+        st.ext_table = None;
+        st.stats.opens += 1;
+        self.log(|| "open".into());
+        // SAFETY: `client` is a fresh descriptor owned by the caller from here on.
+        Ok(unsafe { OwnedFd::from_raw_fd(client) })
+    }
+
+    /// Whether the device is open (the last reference not yet gone).
+    pub fn is_open(&self) -> bool {
+        self.inner.state.lock().open.is_some()
+    }
+
+    /// The release of the last reference (close with no mapping left): stops the hardware,
+    /// powers it off and frees the single-open slot.
+    pub fn release(&self) {
+        let mut st = self.inner.state.lock();
+        if st.open.take().is_none() {
+            return;
+        }
+        st.inited = false;
+        st.generation += 1;
+        st.quant_id = 0;
+        st.ext_table = None;
+        st.stats.releases += 1;
+        self.save_globals(&st.globals);
+        self.write_stats(&st.stats);
+        self.log(|| "release".into());
+    }
+
+    /// The eventfd whose readability is the device's poll readiness, while open.
+    pub fn ready_fd(&self) -> Option<RawFd> {
+        self.inner
+            .state
+            .lock()
+            .open
+            .as_ref()
+            .map(|o| o.ready.as_raw_fd())
+    }
+
+    /// The driver's poll: if a completion is pending, consume it and report readable.
+    pub fn poll_consume(&self) -> bool {
+        let mut st = self.inner.state.lock();
+        st.stats.polls += 1;
+        let Some(open) = &st.open else { return false };
+        let mut value = 0u64;
+        // SAFETY: reading 8 bytes from our nonblocking semaphore eventfd.
+        let n = unsafe { libc::read(open.ready.as_raw_fd(), (&mut value as *mut u64).cast(), 8) };
+        n == 8
+    }
+
+    /// Records a mapping of the client descriptor (for stats and bounds).
+    pub fn note_map(&self, offset: u64, len: usize) -> Result<(), Errno> {
+        let mut st = self.inner.state.lock();
+        st.stats.maps += 1;
+        let reserve = self.inner.config.reserve as u64;
+        if offset.saturating_add(len as u64) > reserve {
+            self.hazard(&mut st, format!("mmap of {len} bytes at offset {offset:#x} beyond the reserved {reserve:#x} (the real driver maps foreign physical memory)"));
+            return Err(libc::EINVAL);
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.state.lock().stats.clone()
+    }
+
+    fn write_stats(&self, stats: &Stats) {
+        if let Some(path) = &self.inner.config.stats_path {
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, stats.to_json()).is_ok() {
+                let _ = std::fs::rename(&tmp, path);
+            }
+        }
+    }
+
+    /// Writes the stats file now (at exit).
+    pub fn flush_stats(&self) {
+        let st = self.inner.state.lock();
+        self.write_stats(&st.stats);
+    }
+
+    /// Reads the current stage the way a test would wait on it: until `pred` holds or timeout.
+    pub fn wait_stage(&self, timeout: Duration, pred: impl Fn(u32) -> bool) -> u32 {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.inner.state.lock();
+        while !pred(st.globals.status) {
+            if self.inner.changed.wait_until(&mut st, deadline).timed_out() {
+                break;
+            }
+        }
+        st.globals.status
+    }
+
+    /// Handles an ioctl like the driver: `Ok(return value)` or `Err(errno)`.
+    ///
+    /// # Safety
+    /// `arg` is used as the driver does: dereferenced directly for the commands that take a
+    /// pointer. It must point to memory of the size the command uses (a NULL pointer gives
+    /// EFAULT here, where the real driver would oops).
+    pub unsafe fn ioctl(&self, request: u64, arg: *mut c_void) -> Result<i32, Errno> {
+        let mut st = self.inner.state.lock();
+        if st.open.is_none() {
+            return Err(libc::EBADF);
+        }
+        let request = request as u32;
+        let name = e::name(request);
+        *st.stats.ioctls.entry(name.to_string()).or_insert(0) += 1;
+        let count = {
+            let c = st.ioctl_counts.entry(name).or_insert(0);
+            *c += 1;
+            *c
+        };
+        let eperm_fault = self
+            .inner
+            .config
+            .faults
+            .iter()
+            .any(|f| matches!(&f.kind, FaultKind::Eperm(n) if n == name) && f.hits(count));
+        if eperm_fault {
+            st.stats.eperm += 1;
+            self.log(|| format!("{name}: fault: EPERM"));
+            return Err(libc::EPERM);
+        }
+        // SAFETY: forwarded contract.
+        let result = unsafe { self.ioctl_e(&mut st, request, arg) };
+        if result == Err(libc::EPERM) {
+            st.stats.eperm += 1;
+        }
+        self.log(|| format!("ioctl {name} ({request:#010x}) -> {result:?}"));
+        result
+    }
+
+    /// # Safety
+    /// See [`Driver::ioctl`].
+    unsafe fn ioctl_e(&self, st: &mut State, request: u32, arg: *mut c_void) -> Result<i32, Errno> {
+        let level = self.inner.level.expect("open implies a level");
+        match request {
+            e::GET_ADDR => unsafe { user_write(self, st, arg, &[1u32]) },
+            e::NEW_CMD => {
+                let cmd: [u32; 7] = unsafe { user_read(self, st, arg) }?;
+                self.new_cmd_e(st, &cmd)
+            }
+            e::GET_STAGE => {
+                st.stats.get_stage_calls += 1;
+                let status = st.globals.status;
+                unsafe { user_write(self, st, arg, &[status]) }
+            }
+            e::GET_OUTPUT_SIZE => {
+                if !st.inited {
+                    self.hazard(
+                        st,
+                        "GET_OUTPUT_SIZE before CONFIG_INIT reads an unpowered register".into(),
+                    );
+                }
+                let size = st.vlc_total_bytes;
+                unsafe { user_write(self, st, arg, &[size]) }
+            }
+            e::SET_QUALTIY => {
+                let [q]: [i32; 1] = unsafe { user_read(self, st, arg) }?;
+                st.globals.scale = tables::quality_scale(q);
+                self.save_globals(&st.globals);
+                Ok(0)
+            }
+            e::SET_ENCODER_WIDTH | e::SET_ENCODER_HEIGHT => {
+                let [v]: [u32; 1] = unsafe { user_read(self, st, arg) }?;
+                let is_width = request == e::SET_ENCODER_WIDTH;
+                let max = if is_width {
+                    level.max_width
+                } else {
+                    level.max_height
+                };
+                if v > max {
+                    // Clamp-and-write-back: the stored value is left unchanged.
+                    unsafe { user_write(self, st, arg, &[max]) }?;
+                } else if is_width {
+                    st.globals.width = v;
+                } else {
+                    st.globals.height = v;
+                }
+                self.save_globals(&st.globals);
+                Ok(0)
+            }
+            e::CONFIG_INIT => {
+                if st.inited {
+                    self.hazard(st, "CONFIG_INIT twice in one open leaks an ioremap and registers the IRQ again".into());
+                }
+                std::thread::sleep(self.inner.config.init_delay);
+                st.inited = true;
+                st.globals.status = stage::IDLE;
+                Ok(0)
+            }
+            e::FLUSH_CACHE | e::FLUSH_DMA => {
+                let [buf, start, end]: [u32; 3] = unsafe { user_read(self, st, arg) }?;
+                self.flush(st, level, request == e::FLUSH_CACHE, buf, start, end);
+                Ok(0)
+            }
+            e::GET_BUFFINFO => {
+                let info = [
+                    self.inner.config.reserve,
+                    level.input_start,
+                    level.input_size,
+                    level.bitstream_start,
+                    level.bitstream_size,
+                ];
+                unsafe { user_write(self, st, arg, &info) }
+            }
+            e::INPUT_FORMAT => Ok(0),
+            e::SEL_QUANT_TABLE => {
+                let [id]: [i32; 1] = unsafe { user_read(self, st, arg) }?;
+                // `id < 4` passes, negatives included: an out-of-bounds table read.
+                st.quant_id = if id < 4 { id } else { 0 };
+                if id == 3 || id < 0 {
+                    self.hazard(
+                        st,
+                        format!("SEL_QUANT_TABLE({id}) reads past the driver's table array"),
+                    );
+                }
+                Ok(0)
+            }
+            e::SET_EXT_QUANT_TABLE => self.set_ext_table(st, arg),
+            e::GET_DEVINFO => unsafe { user_write_bytes(self, st, arg, b"AML-M8") },
+            _ => Err(libc::EPERM),
+        }
+    }
+
+    fn set_ext_table(&self, st: &mut State, arg: *mut c_void) -> Result<i32, Errno> {
+        if arg.is_null() {
+            st.ext_table = None;
+            return Ok(0);
+        }
+        if st.ext_table.is_some() {
+            self.hazard(
+                st,
+                "SET_EXT_QUANT_TABLE again without clearing leaks the previous table".into(),
+            );
+        }
+        // copy_from_user: a bad pointer fails with -1/EPERM rather than oopsing.
+        let mut table = [0u16; 128];
+        if !copy_from_user(arg, &mut table) {
+            return Err(libc::EPERM);
+        }
+        st.ext_table = Some(table);
+        Ok(0)
+    }
+
+    fn flush(&self, st: &mut State, level: Level, clean: bool, buf: u32, start: u32, end: u32) {
+        if !st.inited {
+            self.hazard(
+                st,
+                "FLUSH before CONFIG_INIT uses base addresses not yet computed".into(),
+            );
+            return;
+        }
+        if end < start {
+            self.hazard(
+                st,
+                format!("FLUSH end {end:#x} < start {start:#x}: the driver would sync about 4 GiB"),
+            );
+            return;
+        }
+        st.stats.flush_bytes += (end - start) as u64;
+        let input = buf != 1;
+        if clean && input {
+            self.clean_input(st, level, start as usize, end as usize);
+        }
+    }
+
+    /// CPU→device clean of `[start, end)` of the input area: the hardware sees those bytes now.
+    fn clean_input(&self, st: &mut State, level: Level, start: usize, end: usize) {
+        if !self.inner.config.strict_cache {
+            return;
+        }
+        let Ok(memory) = self.memory() else { return };
+        let base = level.input_start as usize;
+        let view_len = (self.inner.config.reserve as usize).saturating_sub(base);
+        if st.device_view.len() != view_len {
+            st.device_view = vec![0; view_len];
+        }
+        let end = end.min(view_len);
+        if start < end {
+            memory.read(base + start, &mut st.device_view[start..end]);
+        }
+    }
+
+    fn job_faults(&self, occurrence: u64) -> (bool, bool, bool, bool, bool, f64) {
+        let (mut hang, mut lost, mut overflow, mut corrupt, mut no_eoi, mut slow) =
+            (false, false, false, false, false, 1.0);
+        for f in self
+            .inner
+            .config
+            .faults
+            .iter()
+            .filter(|f| f.hits(occurrence))
+        {
+            match f.kind {
+                FaultKind::Hang => hang = true,
+                FaultKind::LostIrq => lost = true,
+                FaultKind::Overflow => overflow = true,
+                FaultKind::Corrupt => corrupt = true,
+                FaultKind::NoEoi => no_eoi = true,
+                FaultKind::Slow(s) => slow *= s,
+                FaultKind::Busy | FaultKind::Eperm(_) => {}
+            }
+        }
+        (hang, lost, overflow, corrupt, no_eoi, slow)
+    }
+
+    /// The quantisation tables (natural order) the next job uses.
+    fn job_tables(&self, st: &State) -> ([u8; 64], [u8; 64]) {
+        let (luma, chroma) = match &st.ext_table {
+            Some(t) => (
+                std::array::from_fn(|i| t[i]),
+                std::array::from_fn(|i| t[64 + i]),
+            ),
+            None => tables::base_tables(st.quant_id),
+        };
+        (
+            tables::scale_table(&luma, st.globals.scale),
+            tables::scale_table(&chroma, st.globals.scale),
+        )
+    }
+
+    fn new_cmd_e(&self, st: &mut State, cmd: &[u32; 7]) -> Result<i32, Errno> {
+        let level = self.inner.level.expect("open implies a level");
+        st.stats.new_cmds += 1;
+        let occurrence = st.stats.new_cmds;
+        if !st.inited {
+            self.hazard(st, "NEW_CMD before CONFIG_INIT: the driver writes the header through a NULL pointer (oops)".into());
+            return Err(libc::EFAULT);
+        }
+        let [mem_type, in_fmt, out_fmt, _input, offset, size, need_flush] = *cmd;
+        // A rejected format stops set_jpeg_input_format before it stores anything: the job runs
+        // with the previous MFDIN setup and output format, and the ioctl still returns 0.
+        if input::accepted(in_fmt) {
+            st.globals.input_format = in_fmt;
+            st.globals.output_format = out_fmt;
+            st.mfdin = (in_fmt, out_fmt != fmt::YUV422_SINGLE);
+            if !matches!(
+                out_fmt,
+                fmt::YUV420 | fmt::NV12 | fmt::NV21 | fmt::YUV422_SINGLE
+            ) {
+                self.hazard(st, format!("output format {} ({out_fmt}) has no working MFDIN mode: the JPEG is broken", fmt::name(out_fmt)));
+            }
+            if matches!(in_fmt, fmt::RGBA8888) {
+                self.hazard(
+                    st,
+                    "RGBA8888 takes the linear path with 3 bytes per pixel: the image is skewed"
+                        .into(),
+                );
+            }
+        } else {
+            self.hazard(
+                st,
+                format!(
+                    "input format {in_fmt} is rejected; the job runs with the stale MFDIN setup"
+                ),
+            );
+        }
+        let input_base = if mem_type == 0 {
+            if need_flush & 0xFF != 0 {
+                st.stats.flush_bytes += size as u64;
+                self.clean_input(st, level, offset as usize, offset as usize + size as usize);
+            }
+            if offset % 8 != 0 {
+                self.hazard(st, format!("input offset {offset:#x} is not 8-byte aligned (canvas addresses round up)"));
+            }
+            Some(level.input_start as usize + offset as usize)
+        } else {
+            self.hazard(st, format!("memory type {mem_type} (CANVAS/PHYSICAL) is not reachable from userspace in the model; the hardware reads foreign memory"));
+            None
+        };
+        let (luma, chroma) = self.job_tables(st);
+        let g = st.globals;
+        let memory = self.memory()?;
+        let head = header::build(g.width, g.height, g.output_format, &luma, &chroma);
+        memory.write(level.bitstream_start as usize, &head);
+        st.globals.status = stage::IDLE;
+        st.vlc_total_bytes = 0;
+        st.generation += 1;
+        let (hang, lost_irq, overflow, corrupt, no_eoi, slow) = self.job_faults(occurrence);
+        let (mfdin_fmt, mfdin_420) = st.mfdin;
+        self.start_job(Job {
+            generation: st.generation,
+            started: Instant::now(),
+            width: g.width,
+            height: g.height,
+            input_format: mfdin_fmt,
+            mfdin_420,
+            input_base,
+            luma,
+            chroma,
+            hang,
+            lost_irq,
+            overflow,
+            corrupt,
+            eoi: self.inner.config.eoi && !no_eoi,
+            slow,
+        });
+        self.inner.changed.notify_all();
+        Ok(0)
+    }
+
+    fn start_job(&self, job: Job) {
+        let mut jobs = self.inner.jobs.lock();
+        let sender = jobs.get_or_insert_with(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let weak = Arc::downgrade(&self.inner);
+            std::thread::Builder::new()
+                .name("jpegenc-hw".into())
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let Some(inner) = weak.upgrade() else { break };
+                        Driver { inner }.run_job(job);
+                    }
+                })
+                .expect("spawn the hardware thread");
+            tx
+        });
+        let _ = sender.send(job);
+    }
+
+    /// Sets the stage as the ISR would on a mailbox interrupt, if the job is still current.
+    fn interrupt(&self, generation: u64, value: u32) -> bool {
+        let mut st = self.inner.state.lock();
+        if st.generation != generation || st.open.is_none() {
+            return false;
+        }
+        st.globals.status = value;
+        self.inner.changed.notify_all();
+        true
+    }
+
+    /// The encoder hardware: read the input, encode, take the modelled time, then complete.
+    fn run_job(&self, job: Job) {
+        let cfg = &self.inner.config;
+        let level = self.inner.level.expect("jobs imply a level");
+        if cfg.stages_visible && !self.interrupt(job.generation, stage::START) {
+            return;
+        }
+        let (w, h) = (job.width as usize, job.height as usize);
+        let (pw, ph) = (input::align(w, 16), input::align(h, 16));
+        let extent = input::extent(job.input_format, w, h);
+        let Ok(memory) = self.memory() else { return };
+        let mut source = vec![0u8; extent];
+        let mut stale = false;
+        if let Some(base) = job.input_base {
+            memory.read(base, &mut source);
+            if cfg.strict_cache {
+                let st = self.inner.state.lock();
+                let rel = base - level.input_start as usize;
+                let mut seen = vec![0u8; extent];
+                let avail = st.device_view.len().saturating_sub(rel).min(extent);
+                seen[..avail].copy_from_slice(&st.device_view[rel..rel + avail]);
+                stale = seen != source;
+                source = seen;
+            }
+        }
+        let payload = if w == 0 || h == 0 {
+            Vec::new()
+        } else {
+            let planes = input::read(&source, job.input_format, w, h, job.mfdin_420);
+            let layout = if job.mfdin_420 {
+                McuLayout { h: 2, v: 2 }
+            } else {
+                McuLayout { h: 2, v: 1 }
+            };
+            let plane = |data, width, height| Plane {
+                data,
+                stride: width,
+                width,
+                height,
+            };
+            let y = plane(&planes.y[..], planes.luma_width, planes.luma_height);
+            let cb = plane(&planes.cb[..], planes.chroma_width, planes.chroma_height);
+            let cr = plane(&planes.cr[..], planes.chroma_width, planes.chroma_height);
+            let (cols, rows) = (w.div_ceil(16), h.div_ceil(8 * layout.v));
+            let mut out = Vec::with_capacity(w * h / 4);
+            encoder::encode_scan(
+                &y,
+                &cb,
+                &cr,
+                layout,
+                cols,
+                rows,
+                &job.luma,
+                &job.chroma,
+                &mut out,
+            );
+            out
+        };
+        let mut payload = payload;
+        if job.corrupt {
+            let mut x = job.generation as u32 ^ 0x9E37_79B9;
+            for b in payload.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                *b = x as u8;
+            }
+        }
+        if job.eoi {
+            payload.extend_from_slice(&[0xFF, 0xD9]);
+        }
+        if cfg.stages_visible && !self.interrupt(job.generation, stage::MCU) {
+            return;
+        }
+        if job.hang {
+            self.log(|| "job hangs (fault)".into());
+            return;
+        }
+        let modelled = cfg.job_time(pw * ph).mul_f64(job.slow);
+        let done_at = job.started + modelled;
+        let now = Instant::now();
+        if done_at > now {
+            std::thread::sleep(done_at - now);
+        }
+        let mut st = self.inner.state.lock();
+        if st.generation != job.generation || st.open.is_none() {
+            return;
+        }
+        // Where the VLC writes, and how much room it has inside the block.
+        let cap =
+            (level.bitstream_size as usize).min((cfg.reserve - level.bitstream_start) as usize);
+        let (vlc_start, room) = (
+            level.bitstream_start as usize + HEADER_LEN,
+            cap - HEADER_LEN,
+        );
+        if payload.len() > (level.bitstream_size as usize).saturating_sub(HEADER_LEN)
+            || payload.len() > room
+        {
+            self.hazard(
+                &mut st,
+                format!(
+                    "output of {} bytes overflows the bitstream buffer",
+                    payload.len()
+                ),
+            );
+        }
+        memory.write(vlc_start, &payload[..payload.len().min(room)]);
+        let mut produced = payload.len() as u32;
+        if job.overflow {
+            produced = room as u32 + 4096;
+        }
+        st.vlc_total_bytes = match cfg.output_size {
+            OutputSize::Total => produced + HEADER_LEN as u32,
+            OutputSize::Payload => produced,
+        };
+        st.globals.status = stage::DONE;
+        if stale {
+            st.stats.stale_input_jobs += 1;
+        }
+        st.stats.completions += 1;
+        if !job.lost_irq {
+            if let Some(open) = &st.open {
+                let one = 1u64;
+                // SAFETY: writing 8 bytes to our eventfd.
+                unsafe { libc::write(open.ready.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            }
+        }
+        self.inner.changed.notify_all();
+        self.save_globals(&st.globals);
+        self.write_stats(&st.stats);
+        self.log(|| format!("job done: {} bytes", payload.len()));
+    }
+}
+
+/// Reads `N` values through a user pointer, as the driver's direct dereference does.
+///
+/// # Safety
+/// `arg` must be NULL or point to `N` readable values.
+unsafe fn user_read<T: Copy + Default, const N: usize>(
+    d: &Driver,
+    st: &mut State,
+    arg: *mut c_void,
+) -> Result<[T; N], Errno> {
+    if arg.is_null() {
+        d.hazard(st, "NULL user pointer: the driver would oops".into());
+        return Err(libc::EFAULT);
+    }
+    let mut out = [T::default(); N];
+    // SAFETY: the caller guarantees N readable values at `arg`.
+    unsafe { std::ptr::copy_nonoverlapping(arg as *const T, out.as_mut_ptr(), N) };
+    Ok(out)
+}
+
+/// Writes values through a user pointer.
+///
+/// # Safety
+/// `arg` must be NULL or point to room for `values`.
+unsafe fn user_write<T: Copy>(
+    d: &Driver,
+    st: &mut State,
+    arg: *mut c_void,
+    values: &[T],
+) -> Result<i32, Errno> {
+    if arg.is_null() {
+        d.hazard(st, "NULL user pointer: the driver would oops".into());
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: the caller guarantees room for `values` at `arg`.
+    unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), arg as *mut T, values.len()) };
+    Ok(0)
+}
+
+/// Writes bytes (no NUL) through a user pointer.
+///
+/// # Safety
+/// As [`user_write`].
+unsafe fn user_write_bytes(
+    d: &Driver,
+    st: &mut State,
+    arg: *mut c_void,
+    bytes: &[u8],
+) -> Result<i32, Errno> {
+    // SAFETY: forwarded.
+    unsafe { user_write(d, st, arg, bytes) }
+}
+
+/// copy_from_user: reads through the kernel's checks, so a bad pointer fails instead of
+/// faulting (process_vm_readv on ourselves).
+fn copy_from_user<T: Copy>(src: *const c_void, out: &mut [T]) -> bool {
+    let len = std::mem::size_of_val(out);
+    let local = libc::iovec {
+        iov_base: out.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: src as *mut c_void,
+        iov_len: len,
+    };
+    // SAFETY: reading our own address space through the kernel; `local` is writable.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    n == len as isize
+}

@@ -1,0 +1,296 @@
+//! The encoder hardware's entropy path, written from the JPEG standard: forward DCT (AAN),
+//! quantisation with the hardware's 16-bit reciprocals, Annex K Huffman coding, byte stuffing.
+
+use crate::tables::{reciprocal, HuffmanSpec, AC_CHROMA, AC_LUMA, DC_CHROMA, DC_LUMA, ZIGZAG};
+
+/// A plane of samples: `width`×`height` inside a buffer of `stride`.
+pub struct Plane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Plane<'_> {
+    /// Sample at (x, y), clamped into the plane (the hardware fetches whole MCUs).
+    #[inline]
+    fn at(&self, x: usize, y: usize) -> u8 {
+        self.data[y.min(self.height - 1) * self.stride + x.min(self.width - 1)]
+    }
+}
+
+/// The coded layout: luma blocks per MCU (h × v); chroma is one block each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct McuLayout {
+    pub h: usize,
+    pub v: usize,
+}
+
+struct HuffmanCodes {
+    code: [u16; 256],
+    size: [u8; 256],
+}
+
+impl HuffmanCodes {
+    fn new(spec: &HuffmanSpec) -> Self {
+        let mut codes = HuffmanCodes {
+            code: [0; 256],
+            size: [0; 256],
+        };
+        let mut code = 0u16;
+        let mut k = 0;
+        for (len, &count) in spec.bits.iter().enumerate() {
+            for _ in 0..count {
+                let symbol = spec.values[k] as usize;
+                codes.code[symbol] = code;
+                codes.size[symbol] = len as u8 + 1;
+                code += 1;
+                k += 1;
+            }
+            code <<= 1;
+        }
+        codes
+    }
+}
+
+struct BitWriter<'a> {
+    out: &'a mut Vec<u8>,
+    acc: u64,
+    bits: u32,
+}
+
+impl BitWriter<'_> {
+    #[inline]
+    fn put(&mut self, value: u32, size: u32) {
+        if size == 0 {
+            return;
+        }
+        self.acc = (self.acc << size) | (value as u64 & ((1 << size) - 1));
+        self.bits += size;
+        while self.bits >= 8 {
+            self.bits -= 8;
+            let byte = (self.acc >> self.bits) as u8;
+            self.out.push(byte);
+            if byte == 0xFF {
+                self.out.push(0);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.bits > 0 {
+            let pad = 8 - self.bits;
+            self.put((1 << pad) - 1, pad);
+        }
+    }
+}
+
+/// Quantisation state for one table: per-coefficient multipliers folding the AAN output
+/// scale, and the hardware reciprocals.
+struct Quantizer {
+    scale: [f32; 64],
+    recip: [u32; 64],
+}
+
+impl Quantizer {
+    fn new(table: &[u8; 64]) -> Self {
+        const AAN: [f32; 8] = [
+            1.0,
+            1.387_039_8,
+            1.306_563,
+            1.175_875_6,
+            1.0,
+            0.785_694_96,
+            0.541_196_1,
+            0.275_899_38,
+        ];
+        Quantizer {
+            scale: std::array::from_fn(|n| 1.0 / (8.0 * AAN[n / 8] * AAN[n % 8])),
+            recip: std::array::from_fn(|n| reciprocal(table[n])),
+        }
+    }
+
+    /// Quantises natural-order AAN output into zig-zag order.
+    fn quantize(&self, block: &[f32; 64], out: &mut [i32; 64]) {
+        for (k, &n) in ZIGZAG.iter().enumerate() {
+            let c = (block[n] * self.scale[n]).round() as i32;
+            let q = ((c.unsigned_abs() * self.recip[n] + 0x8000) >> 16) as i32;
+            out[k] = if c < 0 { -q } else { q };
+        }
+    }
+}
+
+/// In-place 8×8 forward DCT (Arai, Agui, Nakajima), unscaled output in natural order.
+fn fdct(d: &mut [f32; 64]) {
+    fn pass(d: &mut [f32; 64], step: usize, stride: usize) {
+        for i in 0..8 {
+            let p = |k: usize| i * stride + k * step;
+            let (t0, t7) = (d[p(0)] + d[p(7)], d[p(0)] - d[p(7)]);
+            let (t1, t6) = (d[p(1)] + d[p(6)], d[p(1)] - d[p(6)]);
+            let (t2, t5) = (d[p(2)] + d[p(5)], d[p(2)] - d[p(5)]);
+            let (t3, t4) = (d[p(3)] + d[p(4)], d[p(3)] - d[p(4)]);
+            let (t10, t13) = (t0 + t3, t0 - t3);
+            let (t11, t12) = (t1 + t2, t1 - t2);
+            d[p(0)] = t10 + t11;
+            d[p(4)] = t10 - t11;
+            let z1 = (t12 + t13) * std::f32::consts::FRAC_1_SQRT_2;
+            d[p(2)] = t13 + z1;
+            d[p(6)] = t13 - z1;
+            let (t10, t11, t12) = (t4 + t5, t5 + t6, t6 + t7);
+            let z5 = (t10 - t12) * 0.382_683_43;
+            let z2 = 0.541_196_1 * t10 + z5;
+            let z4 = 1.306_563 * t12 + z5;
+            let z3 = t11 * std::f32::consts::FRAC_1_SQRT_2;
+            let (z11, z13) = (t7 + z3, t7 - z3);
+            d[p(5)] = z13 + z2;
+            d[p(3)] = z13 - z2;
+            d[p(1)] = z11 + z4;
+            d[p(7)] = z11 - z4;
+        }
+    }
+    pass(d, 1, 8); // rows
+    pass(d, 8, 1); // columns
+}
+
+struct Component<'a> {
+    plane: &'a Plane<'a>,
+    quant: &'a Quantizer,
+    dc: &'a HuffmanCodes,
+    ac: &'a HuffmanCodes,
+    pred: i32,
+}
+
+fn magnitude(v: i32) -> (u32, u32) {
+    let a = v.unsigned_abs();
+    let size = 32 - a.leading_zeros();
+    let bits = if v < 0 { (v - 1) as u32 } else { v as u32 };
+    (bits, size)
+}
+
+fn encode_block(w: &mut BitWriter<'_>, c: &mut Component<'_>, bx: usize, by: usize) {
+    let mut block = [0f32; 64];
+    for y in 0..8 {
+        for x in 0..8 {
+            block[y * 8 + x] = c.plane.at(bx + x, by + y) as f32 - 128.0;
+        }
+    }
+    fdct(&mut block);
+    let mut q = [0i32; 64];
+    c.quant.quantize(&block, &mut q);
+    let diff = q[0] - c.pred;
+    c.pred = q[0];
+    let (bits, size) = magnitude(diff);
+    w.put(
+        c.dc.code[size as usize] as u32,
+        c.dc.size[size as usize] as u32,
+    );
+    w.put(bits, size);
+    let mut run = 0;
+    for &v in &q[1..] {
+        if v == 0 {
+            run += 1;
+            continue;
+        }
+        while run >= 16 {
+            w.put(c.ac.code[0xF0] as u32, c.ac.size[0xF0] as u32);
+            run -= 16;
+        }
+        let (bits, size) = magnitude(v);
+        let symbol = (run << 4) | size as usize;
+        w.put(c.ac.code[symbol] as u32, c.ac.size[symbol] as u32);
+        w.put(bits, size);
+        run = 0;
+    }
+    if run > 0 {
+        w.put(c.ac.code[0] as u32, c.ac.size[0] as u32);
+    }
+}
+
+/// Encodes `mcu_cols`×`mcu_rows` MCUs of Y/Cb/Cr into `out` (entropy bytes, no EOI).
+#[allow(clippy::too_many_arguments)]
+pub fn encode_scan(
+    y: &Plane<'_>,
+    cb: &Plane<'_>,
+    cr: &Plane<'_>,
+    layout: McuLayout,
+    mcu_cols: usize,
+    mcu_rows: usize,
+    luma_table: &[u8; 64],
+    chroma_table: &[u8; 64],
+    out: &mut Vec<u8>,
+) {
+    let (ql, qc) = (Quantizer::new(luma_table), Quantizer::new(chroma_table));
+    let (dcl, dcc) = (HuffmanCodes::new(&DC_LUMA), HuffmanCodes::new(&DC_CHROMA));
+    let (acl, acc) = (HuffmanCodes::new(&AC_LUMA), HuffmanCodes::new(&AC_CHROMA));
+    let mut comps = [
+        Component {
+            plane: y,
+            quant: &ql,
+            dc: &dcl,
+            ac: &acl,
+            pred: 0,
+        },
+        Component {
+            plane: cb,
+            quant: &qc,
+            dc: &dcc,
+            ac: &acc,
+            pred: 0,
+        },
+        Component {
+            plane: cr,
+            quant: &qc,
+            dc: &dcc,
+            ac: &acc,
+            pred: 0,
+        },
+    ];
+    let mut w = BitWriter {
+        out,
+        acc: 0,
+        bits: 0,
+    };
+    for my in 0..mcu_rows {
+        for mx in 0..mcu_cols {
+            for v in 0..layout.v {
+                for h in 0..layout.h {
+                    let (bx, by) = ((mx * layout.h + h) * 8, (my * layout.v + v) * 8);
+                    encode_block(&mut w, &mut comps[0], bx, by);
+                }
+            }
+            encode_block(&mut w, &mut comps[1], mx * 8, my * 8);
+            encode_block(&mut w, &mut comps[2], mx * 8, my * 8);
+        }
+    }
+    w.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dct_of_a_flat_block_is_dc_only() {
+        let mut b = [10f32; 64];
+        fdct(&mut b);
+        let q = Quantizer::new(&[1; 64]);
+        let mut out = [0; 64];
+        q.quantize(&b, &mut out);
+        assert_eq!(out[0], 80); // 8 * mean
+        assert!(out[1..].iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn stuffing_and_padding() {
+        let mut out = Vec::new();
+        let mut w = BitWriter {
+            out: &mut out,
+            acc: 0,
+            bits: 0,
+        };
+        w.put(0xFF, 8);
+        w.put(0b101, 3);
+        w.flush();
+        assert_eq!(out, [0xFF, 0x00, 0b1011_1111]);
+    }
+}

@@ -1,0 +1,261 @@
+//! How the encoder hardware reads the input area (spec §5.3): per input format, the stride and
+//! plane offsets the driver programs, and the conversion to Y/Cb/Cr planes at the MFDIN output
+//! sampling (4:2:0 or 4:2:2), with RGB→YCbCr (BT.601 full range) for the r2y formats.
+
+pub fn align(v: usize, a: usize) -> usize {
+    v.div_ceil(a) * a
+}
+
+/// The E input formats (`jpegenc_frame_fmt`).
+pub mod fmt {
+    pub const YUV422_SINGLE: u32 = 0;
+    pub const YUV444_SINGLE: u32 = 1;
+    pub const NV21: u32 = 2;
+    pub const NV12: u32 = 3;
+    pub const YUV420: u32 = 4;
+    pub const YUV444_PLANE: u32 = 5;
+    pub const RGB888: u32 = 6;
+    pub const RGB888_PLANE: u32 = 7;
+    pub const RGB565: u32 = 8;
+    pub const RGBA8888: u32 = 9;
+
+    pub fn name(f: u32) -> &'static str {
+        match f {
+            0 => "YUV422_SINGLE",
+            1 => "YUV444_SINGLE",
+            2 => "NV21",
+            3 => "NV12",
+            4 => "YUV420",
+            5 => "YUV444_PLANE",
+            6 => "RGB888",
+            7 => "RGB888_PLANE",
+            8 => "RGB565",
+            9 => "RGBA8888",
+            _ => "invalid",
+        }
+    }
+}
+
+/// Whether the driver accepts `in_fmt` for LOCAL/PHYSICAL input (RGB565 and ≥ 10 are rejected).
+pub fn accepted(in_fmt: u32) -> bool {
+    in_fmt <= fmt::RGBA8888 && in_fmt != fmt::RGB565
+}
+
+/// The bytes the hardware reads for a `width`×`height` frame (spec §5.3, last column).
+pub fn extent(in_fmt: u32, width: usize, height: usize) -> usize {
+    let (pw, ph) = (align(width, 16), align(height, 16));
+    match in_fmt {
+        fmt::YUV422_SINGLE => align(2 * pw, 32) * ph,
+        fmt::YUV444_SINGLE | fmt::RGB888 => align(3 * pw, 32) * ph,
+        fmt::NV21 | fmt::NV12 => align(width, 32) * ph * 3 / 2,
+        fmt::YUV420 => align(width, 64) * ph * 3 / 2,
+        fmt::YUV444_PLANE | fmt::RGB888_PLANE => align(width, 32) * ph * 3,
+        fmt::RGBA8888 => 3 * pw * ph,
+        _ => 0,
+    }
+}
+
+/// Y, Cb, Cr planes as the MFDIN hands them to the encoder.
+pub struct Planes {
+    pub y: Vec<u8>,
+    pub cb: Vec<u8>,
+    pub cr: Vec<u8>,
+    pub luma_width: usize,
+    pub luma_height: usize,
+    pub chroma_width: usize,
+    pub chroma_height: usize,
+}
+
+#[inline]
+fn rgb_to_ycc(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
+    let (r, g, b) = (r as i32, g as i32, b as i32);
+    let y = (19595 * r + 38470 * g + 7471 * b + 32768) >> 16;
+    let cb = (-11059 * r - 21709 * g + 32768 * b + (128 << 16) + 32767) >> 16;
+    let cr = (32768 * r - 27439 * g - 5329 * b + (128 << 16) + 32767) >> 16;
+    (
+        y.clamp(0, 255) as u8,
+        cb.clamp(0, 255) as u8,
+        cr.clamp(0, 255) as u8,
+    )
+}
+
+/// Reads a frame from `mem` (the input area from the frame's base) with the driver geometry.
+/// `to_420` is the MFDIN output format: true for 4:2:0, false for 4:2:2. Bytes past the end of
+/// `mem` read as zero (the real hardware would read foreign memory).
+pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) -> Planes {
+    let (pw, ph) = (align(width, 16), align(height, 16));
+    let need = extent(in_fmt, width, height);
+    let padded;
+    let src: &[u8] = if mem.len() >= need {
+        mem
+    } else {
+        let mut v = mem.to_vec();
+        v.resize(need, 0);
+        padded = v;
+        &padded
+    };
+    let full = pw * ph;
+    let (cw, half_h) = (pw / 2, ph / 2);
+    let mut y = vec![0u8; full];
+    // Full-resolution chroma for 4:4:4 sources, or the source's own chroma resolution.
+    let (mut cb, mut cr, src_cw, src_ch);
+    match in_fmt {
+        fmt::YUV444_SINGLE
+        | fmt::RGB888
+        | fmt::YUV444_PLANE
+        | fmt::RGB888_PLANE
+        | fmt::RGBA8888 => {
+            cb = vec![0u8; full];
+            cr = vec![0u8; full];
+            (src_cw, src_ch) = (pw, ph);
+            let planar = matches!(in_fmt, fmt::YUV444_PLANE | fmt::RGB888_PLANE);
+            let rgb = matches!(in_fmt, fmt::RGB888 | fmt::RGB888_PLANE | fmt::RGBA8888);
+            let (stride, bpp) = match in_fmt {
+                fmt::RGBA8888 => (3 * pw, 4),
+                _ if planar => (align(width, 32), 1),
+                _ => (align(3 * pw, 32), 3),
+            };
+            let plane = stride * ph;
+            for row in 0..ph {
+                for x in 0..pw {
+                    let (a, b, c) = if planar {
+                        let o = row * stride + x;
+                        (src[o], src[o + plane], src[o + 2 * plane])
+                    } else {
+                        let o = row * stride + x * bpp;
+                        (src[o], src[o + 1], src[o + 2])
+                    };
+                    let (yy, u, v) = if rgb { rgb_to_ycc(a, b, c) } else { (a, b, c) };
+                    let i = row * pw + x;
+                    y[i] = yy;
+                    cb[i] = u;
+                    cr[i] = v;
+                }
+            }
+        }
+        fmt::YUV422_SINGLE => {
+            let stride = align(2 * pw, 32);
+            cb = vec![0u8; cw * ph];
+            cr = vec![0u8; cw * ph];
+            (src_cw, src_ch) = (cw, ph);
+            for row in 0..ph {
+                for cx in 0..cw {
+                    let o = row * stride + cx * 4;
+                    y[row * pw + 2 * cx] = src[o];
+                    cb[row * cw + cx] = src[o + 1];
+                    y[row * pw + 2 * cx + 1] = src[o + 2];
+                    cr[row * cw + cx] = src[o + 3];
+                }
+            }
+        }
+        _ => {
+            // NV12, NV21, YUV420 (and any other value: the caller maps rejected formats away).
+            let (stride, cstride, u_off, v_off, interleaved) = match in_fmt {
+                fmt::YUV420 => {
+                    let sy = align(width, 64);
+                    (sy, sy / 2, sy * ph, sy * ph * 5 / 4, false)
+                }
+                _ => {
+                    let s = align(width, 32);
+                    (s, s, s * ph, s * ph, true)
+                }
+            };
+            cb = vec![0u8; cw * half_h];
+            cr = vec![0u8; cw * half_h];
+            (src_cw, src_ch) = (cw, half_h);
+            for row in 0..ph {
+                y[row * pw..row * pw + pw].copy_from_slice(&src[row * stride..row * stride + pw]);
+            }
+            for row in 0..half_h {
+                for cx in 0..cw {
+                    let i = row * cw + cx;
+                    if interleaved {
+                        let o = u_off + row * cstride + 2 * cx;
+                        let (first, second) = (src[o], src[o + 1]);
+                        (cb[i], cr[i]) = if in_fmt == fmt::NV21 {
+                            (second, first)
+                        } else {
+                            (first, second)
+                        };
+                    } else {
+                        cb[i] = src[u_off + row * cstride + cx];
+                        cr[i] = src[v_off + row * cstride + cx];
+                    }
+                }
+            }
+        }
+    }
+    let out_h = if to_420 { half_h } else { ph };
+    let resample = |p: &[u8]| -> Vec<u8> {
+        let mut out = vec![0u8; cw * out_h];
+        for oy in 0..out_h {
+            for ox in 0..cw {
+                out[oy * cw + ox] = match (src_cw == pw, src_ch) {
+                    // 4:4:4 source: average the 2×2 (4:2:0) or 2×1 (4:2:2) group.
+                    (true, _) => {
+                        let rows: &[usize] = if to_420 { &[2 * oy, 2 * oy + 1] } else { &[oy] };
+                        let sum: u32 = rows
+                            .iter()
+                            .map(|&r| p[r * pw + 2 * ox] as u32 + p[r * pw + 2 * ox + 1] as u32)
+                            .sum();
+                        let n = 2 * rows.len() as u32;
+                        ((sum + n / 2) / n) as u8
+                    }
+                    // 4:2:2 source into 4:2:0: average row pairs.
+                    (false, h) if h == ph && to_420 => {
+                        ((p[2 * oy * cw + ox] as u32 + p[(2 * oy + 1) * cw + ox] as u32)
+                            .div_ceil(2)) as u8
+                    }
+                    // Same resolution, or 4:2:0 source interpolated to 4:2:2 (rows repeated).
+                    (false, h) => p[(oy * h / out_h) * cw + ox],
+                };
+            }
+        }
+        out
+    };
+    Planes {
+        y,
+        cb: resample(&cb),
+        cr: resample(&cr),
+        luma_width: pw,
+        luma_height: ph,
+        chroma_width: cw,
+        chroma_height: out_h,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extents_follow_the_spec() {
+        assert_eq!(extent(fmt::RGB888, 1280, 720), 1280 * 720 * 3);
+        assert_eq!(extent(fmt::NV12, 451, 300), 480 * 304 * 3 / 2);
+        assert_eq!(extent(fmt::YUV420, 451, 300), 512 * 304 * 3 / 2);
+        assert_eq!(extent(fmt::YUV422_SINGLE, 451, 300), 928 * 304);
+        assert_eq!(extent(fmt::RGB888_PLANE, 17, 1), 32 * 16 * 3);
+        assert_eq!(extent(fmt::RGB565, 16, 16), 0);
+    }
+
+    #[test]
+    fn nv21_swaps_and_planes_start_at_stride_times_padded_height() {
+        let (w, h) = (20usize, 10usize);
+        let s = 32;
+        let mut mem = vec![0u8; extent(fmt::NV21, w, h)];
+        mem[s * 16] = 10; // V
+        mem[s * 16 + 1] = 20; // U
+        let p = read(&mem, fmt::NV21, w, h, true);
+        assert_eq!((p.cb[0], p.cr[0]), (20, 10));
+        assert_eq!((p.luma_width, p.luma_height, p.chroma_height), (32, 16, 8));
+    }
+
+    #[test]
+    fn rgb_grey_is_neutral() {
+        let mem = vec![77u8; extent(fmt::RGB888, 16, 16)];
+        let p = read(&mem, fmt::RGB888, 16, 16, false);
+        assert!(p.y.iter().all(|&v| v == 77));
+        assert!(p.cb.iter().chain(&p.cr).all(|&v| v == 128));
+        assert_eq!(p.chroma_height, 16);
+    }
+}

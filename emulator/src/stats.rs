@@ -1,0 +1,56 @@
+//! Counters of what clients did, written as JSON to `$JPEGENC_EMU_STATS`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub opens: u64,
+    pub busy: u64,
+    pub releases: u64,
+    pub new_cmds: u64,
+    pub completions: u64,
+    pub polls: u64,
+    pub get_stage_calls: u64,
+    /// Bytes cleaned (CPU→device) plus bytes invalidated (device→CPU).
+    pub flush_bytes: u64,
+    /// Jobs whose input, as the hardware saw it, differed from what the CPU had written.
+    pub stale_input_jobs: u64,
+    /// Calls the real driver would oops on, or that use it outside its contract.
+    pub hazards: u64,
+    pub eperm: u64,
+    pub maps: u64,
+    pub ioctls: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    pub fn to_json(&self) -> String {
+        let mut s = String::from("{");
+        let fields = [
+            ("opens", self.opens),
+            ("busy", self.busy),
+            ("releases", self.releases),
+            ("new_cmds", self.new_cmds),
+            ("completions", self.completions),
+            ("polls", self.polls),
+            ("get_stage_calls", self.get_stage_calls),
+            ("flush_bytes", self.flush_bytes),
+            ("stale_input_jobs", self.stale_input_jobs),
+            ("hazards", self.hazards),
+            ("eperm", self.eperm),
+            ("maps", self.maps),
+        ];
+        for (name, value) in fields {
+            let _ = write!(s, "\"{name}\": {value}, ");
+        }
+        s.push_str("\"ioctls\": {");
+        let body: Vec<String> = self
+            .ioctls
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v}"))
+            .collect();
+        s.push_str(&body.join(", "));
+        s.push_str("}}");
+        s
+    }
+}
