@@ -821,7 +821,11 @@ impl Driver {
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
                         let Some(inner) = weak.upgrade() else { break };
-                        Driver { inner }.run_job(job);
+                        // A bug in the model must not stop the hardware thread for good.
+                        let run = std::panic::AssertUnwindSafe(|| Driver { inner }.run_job(job));
+                        if std::panic::catch_unwind(run).is_err() {
+                            eprintln!("jpegenc-emu: internal error in the encoder model; the job never completes");
+                        }
                     }
                 })
                 .expect("spawn the hardware thread");

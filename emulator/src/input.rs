@@ -50,7 +50,8 @@ pub fn extent(in_fmt: u32, width: usize, height: usize) -> usize {
         fmt::NV21 | fmt::NV12 => align(width, 32) * ph * 3 / 2,
         fmt::YUV420 => align(width, 64) * ph * 3 / 2,
         fmt::YUV444_PLANE | fmt::RGB888_PLANE => align(width, 32) * ph * 3,
-        fmt::RGBA8888 => 3 * pw * ph,
+        // 4-byte pixels fetched at a 3·PW line pitch: the last line overruns its pitch.
+        fmt::RGBA8888 => 3 * pw * (ph - 1) + 4 * pw,
         _ => 0,
     }
 }

@@ -1,0 +1,170 @@
+//! libjpegenc_emu.so in LD_PRELOAD: foreign C clients see a working /dev/jpegenc.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The preload library: `$JPEGENC_EMU_LIB`, or built here in release mode.
+fn preload_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        if let Some(p) = std::env::var_os("JPEGENC_EMU_LIB") {
+            return PathBuf::from(p);
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--release", "-p", "jpegenc-emu"])
+            .current_dir(root())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "building libjpegenc_emu.so failed");
+        root().join("target/release/libjpegenc_emu.so")
+    })
+}
+
+/// Compiles a C client from c-tests/emu.
+fn client(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("jpegenc-emu-clients-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(name);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let src = root().join(format!("c-tests/emu/{name}.c"));
+    let ok = Command::new(cc)
+        .args(["-O2", "-Wall", "-Werror", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "compiling {name}");
+    out
+}
+
+fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("LD_PRELOAD", preload_lib())
+        .env("JPEGENC_EMU_STATE_DIR", state_dir())
+        .env("JPEGENC_EMU_INIT_MS", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn stat(json: &str, key: &str) -> u64 {
+    let at = json
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("{key} in {json}"))
+        + key.len()
+        + 4;
+    json[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_blog_articles_client_encodes_a_photo() {
+    let img = photo("astronaut.png");
+    let dir = state_dir();
+    let raw = dir.join("astronaut.raw");
+    std::fs::write(&raw, &img.pixels).unwrap();
+    let out = dir.join("out.jpeg");
+    let stats = dir.join("stats.json");
+    let (ok, text) = run(
+        &client("blog_client"),
+        &[raw.to_str().unwrap(), "512", "512", out.to_str().unwrap()],
+        &[("JPEGENC_EMU_STATS", stats.to_str().unwrap())],
+    );
+    assert!(ok, "{text}");
+    let decoded = decode(&std::fs::read(&out).unwrap()).unwrap();
+    let p = psnr(&decoded, &img);
+    assert!(p >= 28.0, "PSNR {p:.2} dB at the driver's default quality");
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(stat(&json, "new_cmds"), 1, "{json}");
+    assert!(stat(&json, "get_stage_calls") >= 1);
+}
+
+#[test]
+fn one_open_at_a_time_across_threads_and_processes() {
+    let (ok, text) = run(&client("quirks_client"), &["busy", "x"], &[]);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn the_device_stays_open_until_its_mapping_is_gone() {
+    let (ok, text) = run(&client("quirks_client"), &["mapping", "x"], &[]);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn poll_reports_each_completion_once() {
+    let prefix = state_dir().join("o");
+    let (ok, text) = run(
+        &client("quirks_client"),
+        &["poll", prefix.to_str().unwrap()],
+        &[],
+    );
+    assert!(ok, "{text}");
+    let jpeg = std::fs::read(format!("{}-poll.jpg", prefix.display())).unwrap();
+    assert_eq!(decode(&jpeg).unwrap().width, 64);
+}
+
+#[test]
+fn a_client_that_skips_the_flush_encodes_a_stale_frame() {
+    let prefix = state_dir().join("o");
+    let stats = state_dir().join("stats.json");
+    let (ok, text) = run(
+        &client("quirks_client"),
+        &["stale", prefix.to_str().unwrap()],
+        &[("JPEGENC_EMU_STATS", stats.to_str().unwrap())],
+    );
+    assert!(ok, "{text}");
+    let a = decode(&std::fs::read(format!("{}-a.jpg", prefix.display())).unwrap()).unwrap();
+    let b = decode(&std::fs::read(format!("{}-b.jpg", prefix.display())).unwrap()).unwrap();
+    assert!(a.pixels.iter().all(|&v| v > 190), "frame A is bright");
+    assert_eq!(
+        a.pixels, b.pixels,
+        "frame B shows frame A: its writes never reached the device"
+    );
+    assert_eq!(
+        stat(&std::fs::read_to_string(stats).unwrap(), "stale_input_jobs"),
+        1
+    );
+    // Without the strict cache model the second frame is the dark one.
+    let (ok, text) = run(
+        &client("quirks_client"),
+        &["stale", prefix.to_str().unwrap()],
+        &[("JPEGENC_EMU_STRICT_CACHE", "0")],
+    );
+    assert!(ok, "{text}");
+    let b = decode(&std::fs::read(format!("{}-b.jpg", prefix.display())).unwrap()).unwrap();
+    assert!(b.pixels.iter().all(|&v| v < 60));
+}
+
+#[test]
+fn other_files_pass_through_untouched() {
+    let (ok, text) = run(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            "echo hello > /dev/null && cat /etc/hostname >/dev/null && echo done",
+        ],
+        &[],
+    );
+    assert!(ok && text.contains("done"), "{text}");
+}
