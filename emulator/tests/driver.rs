@@ -250,7 +250,7 @@ fn output_size_switch_and_eoi_switch() {
         });
         s.setup(32, 32, 90, 1);
         let data = layout(&synthetic(32, 32), NV12);
-        s.input()[..data.len()].copy_from_slice(&data);
+        s.write_input(&data);
         s.new_cmd(NV12, YUV420, data.len() as u32, true);
         assert!(s.poll(2000));
         let mut size = 0u32;
@@ -262,7 +262,7 @@ fn output_size_switch_and_eoi_switch() {
         };
         let bs = s.bitstream();
         assert_eq!(bs[total], 0, "nothing written past the end");
-        assert_eq!(&bs[total - 2..total] == [0xFF, 0xD9], eoi);
+        assert_eq!(bs[total - 2..total] == [0xFF, 0xD9], eoi);
         let mut jpeg = bs[..total].to_vec();
         if !eoi {
             jpeg.extend([0xFF, 0xD9]);
@@ -285,7 +285,7 @@ fn strict_cache_shows_the_last_cleaned_frame() {
     );
     s.encode(&a, NV12, YUV420);
     let data = layout(&b, NV12);
-    s.input()[..data.len()].copy_from_slice(&data);
+    s.write_input(&data);
     s.new_cmd(NV12, YUV420, data.len() as u32, false);
     assert!(s.poll(2000));
     let stale = decode(&s.output_total()).unwrap();
@@ -303,7 +303,7 @@ fn strict_cache_shows_the_last_cleaned_frame() {
         ..config()
     });
     s.setup(64, 32, 90, 1);
-    s.input()[..data.len()].copy_from_slice(&data);
+    s.write_input(&data);
     s.new_cmd(NV12, YUV420, 0, false);
     assert!(s.poll(2000));
     assert!(psnr(&decode(&s.output_total()).unwrap(), &b) > 30.0);
@@ -322,7 +322,7 @@ fn faults() {
     let data = layout(&img, NV12);
     let start = |s: &Session| {
         s.setup(48, 32, 90, 1);
-        s.input()[..data.len()].copy_from_slice(&data);
+        s.write_input(&data);
         s.new_cmd(NV12, YUV420, data.len() as u32, true);
     };
     // hang on the 2nd job only.
@@ -389,7 +389,7 @@ fn completion_takes_the_modelled_time_and_stages_can_be_visible() {
     });
     s.setup(1280, 720, 90, 1);
     let data = layout(&synthetic(1280, 720), NV12);
-    s.input()[..data.len()].copy_from_slice(&data);
+    s.write_input(&data);
     let t = Instant::now();
     s.new_cmd(NV12, YUV420, data.len() as u32, true);
     let seen = s.driver.wait_stage(Duration::from_secs(5), |v| {

@@ -82,14 +82,22 @@ impl Session {
         unsafe { self.driver.ioctl(request as u64, arg) }
     }
 
-    pub fn memory(&self) -> &mut [u8] {
+    pub fn memory(&self) -> &[u8] {
         // SAFETY: our mapping of info[0] bytes, alive while the session is.
-        unsafe { std::slice::from_raw_parts_mut(self.map, self.info[0] as usize) }
+        unsafe { std::slice::from_raw_parts(self.map, self.info[0] as usize) }
     }
 
-    pub fn input(&self) -> &mut [u8] {
-        let (start, size) = (self.info[1] as usize, self.info[2] as usize);
-        &mut self.memory()[start..start + size]
+    /// Writes a frame at the start of the input area, as a client's CPU would.
+    pub fn write_input(&self, data: &[u8]) {
+        assert!(data.len() <= self.info[2] as usize);
+        // SAFETY: inside our mapping (checked against the input area's size).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.map.add(self.info[1] as usize),
+                data.len(),
+            )
+        };
     }
 
     pub fn bitstream(&self) -> &[u8] {
@@ -145,7 +153,7 @@ impl Session {
     /// Lays `img` out, encodes it and returns the JPEG (the HAL's call order).
     pub fn encode(&self, img: &Rgb, in_fmt: u32, out_fmt: u32) -> Vec<u8> {
         let data = layout(img, in_fmt);
-        self.input()[..data.len()].copy_from_slice(&data);
+        self.write_input(&data);
         self.new_cmd(in_fmt, out_fmt, data.len() as u32, true);
         assert!(self.poll(5000), "no completion");
         assert_eq!(self.stage(), 4);
