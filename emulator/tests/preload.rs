@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -30,8 +30,14 @@ fn preload_lib() -> &'static Path {
     })
 }
 
-/// Compiles a C client from c-tests/emu.
+/// Compiles a C client from c-tests/emu, once per test process (tests run in parallel and
+/// must never overwrite a binary another one is executing).
 fn client(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
     let dir = std::env::temp_dir().join(format!("jpegenc-emu-clients-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(name);
@@ -45,6 +51,7 @@ fn client(name: &str) -> PathBuf {
         .unwrap()
         .success();
     assert!(ok, "compiling {name}");
+    built.push((name.to_string(), out.clone()));
     out
 }
 
