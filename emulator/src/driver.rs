@@ -926,6 +926,7 @@ impl Driver {
         let modelled = cfg.job_time(pw * ph).mul_f64(job.slow);
         let done_at = job.started + modelled;
         let now = Instant::now();
+        let late = done_at < now && !modelled.is_zero();
         if done_at > now {
             std::thread::sleep(done_at - now);
         }
@@ -933,6 +934,7 @@ impl Driver {
         if st.generation != job.generation || st.open.is_none() {
             return;
         }
+        st.stats.late_completions += late as u64;
         // Where the VLC writes, and how much room it has inside the block.
         let cap =
             (level.bitstream_size as usize).min((cfg.reserve - level.bitstream_start) as usize);

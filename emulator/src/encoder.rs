@@ -112,10 +112,21 @@ impl Quantizer {
 
     /// Quantises natural-order AAN output into zig-zag order.
     fn quantize(&self, block: &[f32; 64], out: &mut [i32; 64]) {
-        for (k, &n) in ZIGZAG.iter().enumerate() {
-            let c = (block[n] * self.scale[n]).round() as i32;
-            let q = ((c.unsigned_abs() * self.recip[n] + 0x8000) >> 16) as i32;
-            out[k] = if c < 0 { -q } else { q };
+        // Natural order first (a straight loop the compiler vectorises), then the gather.
+        let mut natural = [0i32; 64];
+        for ((q, &v), (&s, &r)) in natural
+            .iter_mut()
+            .zip(block)
+            .zip(self.scale.iter().zip(&self.recip))
+        {
+            let v = v * s;
+            // Round half away from zero (f32::round is a libm call on baseline x86_64).
+            let c = (v + 0.5f32.copysign(v)) as i32;
+            let m = ((c.unsigned_abs() * r + 0x8000) >> 16) as i32;
+            *q = if c < 0 { -m } else { m };
+        }
+        for (o, &n) in out.iter_mut().zip(&ZIGZAG) {
+            *o = natural[n & 63];
         }
     }
 }
@@ -153,8 +164,6 @@ fn fdct(d: &mut [f32; 64]) {
 }
 
 struct Component<'a> {
-    plane: &'a Plane<'a>,
-    quant: &'a Quantizer,
     dc: &'a HuffmanCodes,
     ac: &'a HuffmanCodes,
     pred: i32,
@@ -167,16 +176,29 @@ fn magnitude(v: i32) -> (u32, u32) {
     (bits, size)
 }
 
-fn encode_block(w: &mut BitWriter<'_>, c: &mut Component<'_>, bx: usize, by: usize) {
+/// DCT and quantisation of the 8×8 block at (bx, by): zig-zag coefficients.
+fn transform(p: &Plane<'_>, quant: &Quantizer, bx: usize, by: usize, q: &mut [i32; 64]) {
     let mut block = [0f32; 64];
-    for y in 0..8 {
-        for x in 0..8 {
-            block[y * 8 + x] = c.plane.at(bx + x, by + y) as f32 - 128.0;
+    if bx + 8 <= p.width && by + 8 <= p.height {
+        for (y, row) in block.chunks_exact_mut(8).enumerate() {
+            let src = &p.data[(by + y) * p.stride + bx..][..8];
+            for (d, &s) in row.iter_mut().zip(src) {
+                *d = s as f32 - 128.0;
+            }
+        }
+    } else {
+        for y in 0..8 {
+            for x in 0..8 {
+                block[y * 8 + x] = p.at(bx + x, by + y) as f32 - 128.0;
+            }
         }
     }
     fdct(&mut block);
-    let mut q = [0i32; 64];
-    c.quant.quantize(&block, &mut q);
+    quant.quantize(&block, q);
+}
+
+/// Huffman-codes one block of zig-zag coefficients.
+fn encode_block(w: &mut BitWriter<'_>, c: &mut Component<'_>, q: &[i32; 64]) {
     let diff = q[0] - c.pred;
     c.pred = q[0];
     let (bits, size) = magnitude(diff);
@@ -185,23 +207,27 @@ fn encode_block(w: &mut BitWriter<'_>, c: &mut Component<'_>, bx: usize, by: usi
         c.dc.size[size as usize] as u32,
     );
     w.put(bits, size);
-    let mut run = 0;
-    for &v in &q[1..] {
-        if v == 0 {
-            run += 1;
-            continue;
-        }
+    // Visit only the non-zero AC coefficients: a bit per coefficient, scanned with tzcnt.
+    let mut nonzero = 0u64;
+    for (k, &v) in q.iter().enumerate().skip(1) {
+        nonzero |= ((v != 0) as u64) << k;
+    }
+    let mut last = 0usize;
+    while nonzero != 0 {
+        let k = nonzero.trailing_zeros() as usize;
+        nonzero &= nonzero - 1;
+        let mut run = k - last - 1;
         while run >= 16 {
             w.put(c.ac.code[0xF0] as u32, c.ac.size[0xF0] as u32);
             run -= 16;
         }
-        let (bits, size) = magnitude(v);
+        let (bits, size) = magnitude(q[k]);
         let symbol = (run << 4) | size as usize;
         w.put(c.ac.code[symbol] as u32, c.ac.size[symbol] as u32);
         w.put(bits, size);
-        run = 0;
+        last = k;
     }
-    if run > 0 {
+    if last != 63 {
         w.put(c.ac.code[0] as u32, c.ac.size[0] as u32);
     }
 }
@@ -220,26 +246,46 @@ pub fn encode_scan(
     out: &mut Vec<u8>,
 ) {
     let (ql, qc) = (Quantizer::new(luma_table), Quantizer::new(chroma_table));
+    let blocks_per_mcu = layout.h * layout.v + 2;
+    // Transform every block, MCU rows split between two threads; then code them in order.
+    let mut coefficients = vec![[0i32; 64]; mcu_cols * mcu_rows * blocks_per_mcu];
+    let row_len = mcu_cols * blocks_per_mcu;
+    let transform_rows = |first_row: usize, out: &mut [[i32; 64]]| {
+        for (r, row) in out.chunks_mut(row_len.max(1)).enumerate() {
+            let my = first_row + r;
+            let mut blocks = row.iter_mut();
+            for mx in 0..mcu_cols {
+                for v in 0..layout.v {
+                    for h in 0..layout.h {
+                        let (bx, by) = ((mx * layout.h + h) * 8, (my * layout.v + v) * 8);
+                        transform(y, &ql, bx, by, blocks.next().unwrap());
+                    }
+                }
+                transform(cb, &qc, mx * 8, my * 8, blocks.next().unwrap());
+                transform(cr, &qc, mx * 8, my * 8, blocks.next().unwrap());
+            }
+        }
+    };
+    let split = mcu_rows / 2;
+    let (top, bottom) = coefficients.split_at_mut(split * row_len);
+    std::thread::scope(|scope| {
+        scope.spawn(|| transform_rows(split, bottom));
+        transform_rows(0, top);
+    });
     let (dcl, dcc) = (HuffmanCodes::new(&DC_LUMA), HuffmanCodes::new(&DC_CHROMA));
     let (acl, acc) = (HuffmanCodes::new(&AC_LUMA), HuffmanCodes::new(&AC_CHROMA));
     let mut comps = [
         Component {
-            plane: y,
-            quant: &ql,
             dc: &dcl,
             ac: &acl,
             pred: 0,
         },
         Component {
-            plane: cb,
-            quant: &qc,
             dc: &dcc,
             ac: &acc,
             pred: 0,
         },
         Component {
-            plane: cr,
-            quant: &qc,
             dc: &dcc,
             ac: &acc,
             pred: 0,
@@ -250,16 +296,11 @@ pub fn encode_scan(
         acc: 0,
         bits: 0,
     };
-    for my in 0..mcu_rows {
-        for mx in 0..mcu_cols {
-            for v in 0..layout.v {
-                for h in 0..layout.h {
-                    let (bx, by) = ((mx * layout.h + h) * 8, (my * layout.v + v) * 8);
-                    encode_block(&mut w, &mut comps[0], bx, by);
-                }
-            }
-            encode_block(&mut w, &mut comps[1], mx * 8, my * 8);
-            encode_block(&mut w, &mut comps[2], mx * 8, my * 8);
+    for mcu in coefficients.chunks(blocks_per_mcu.max(1)) {
+        let luma_blocks = blocks_per_mcu - 2;
+        for (i, q) in mcu.iter().enumerate() {
+            let component = i.saturating_sub(luma_blocks - 1).min(2);
+            encode_block(&mut w, &mut comps[component], q);
         }
     }
     w.flush();

@@ -187,6 +187,18 @@ pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) 
         }
     }
     let out_h = if to_420 { half_h } else { ph };
+    if src_cw == cw && src_ch == out_h {
+        // Already at the MFDIN's output sampling.
+        return Planes {
+            y,
+            cb,
+            cr,
+            luma_width: pw,
+            luma_height: ph,
+            chroma_width: cw,
+            chroma_height: out_h,
+        };
+    }
     let resample = |p: &[u8]| -> Vec<u8> {
         let mut out = vec![0u8; cw * out_h];
         for oy in 0..out_h {

@@ -20,6 +20,8 @@ pub struct Stats {
     pub hazards: u64,
     pub eperm: u64,
     pub maps: u64,
+    /// Jobs whose model encode outlasted the modelled hardware time (completion came late).
+    pub late_completions: u64,
     pub ioctls: BTreeMap<String, u64>,
 }
 
@@ -39,6 +41,7 @@ impl Stats {
             ("hazards", self.hazards),
             ("eperm", self.eperm),
             ("maps", self.maps),
+            ("late_completions", self.late_completions),
         ];
         for (name, value) in fields {
             let _ = write!(s, "\"{name}\": {value}, ");
