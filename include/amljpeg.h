@@ -8,7 +8,9 @@
  * aml_jpeg_strerror() names a status and aml_jpeg_last_error() gives the detail.
  * Handles may be shared between threads; calls on one handle are serialised.
  * A JPEG returned by aml_jpeg_encode() belongs to the handle and stays valid
- * until the next call on that handle or its close.
+ * until the handle's next aml_jpeg_encode*() / aml_jpeg_input_buffer() call,
+ * aml_jpeg_release() or aml_jpeg_close(). Hardware JPEGs are the device's own
+ * buffer: other handles wait for the device until then.
  */
 
 #ifndef AMLJPEG_H
@@ -152,6 +154,26 @@
  */
 typedef struct aml_jpeg aml_jpeg;
 
+/**
+ * Where to write a frame for aml_jpeg_encode_input(): the device's own input area, laid out
+ * as the hardware reads it.
+ */
+typedef struct {
+  /**
+   * Start of each plane (NULL past the format's planes): Y then interleaved chroma for
+   * NV12/NV21, Y, U, V for I420, the packed pixels for YUYV.
+   */
+  uint8_t *planes[3];
+  /**
+   * Bytes per row of each plane (0 past the format's planes).
+   */
+  uint32_t strides[3];
+  /**
+   * Rows of each plane you write: the frame's height, half of it (rounded up) for 4:2:0 chroma.
+   */
+  uint32_t rows[3];
+} aml_jpeg_input;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -177,9 +199,10 @@ int aml_jpeg_open(const char *device, int backend, aml_jpeg **out);
  * for I420, U then V follow with stride (stride + 1) / 2. `format`: `AML_JPEG_FORMAT_*`. `quality`: 1..100, libjpeg's meaning.
  *
  * On success `*jpeg` points to `*jpeg_len` bytes owned by the handle. They stay valid until
- * the next call on this handle (from any thread) or aml_jpeg_close(). When the hardware
- * produced them they are the device's own buffer, and other handles wait for the device until
- * this handle's next call or aml_jpeg_release().
+ * the next aml_jpeg_encode*() or aml_jpeg_input_buffer() call on this handle (from any
+ * thread), aml_jpeg_release() or aml_jpeg_close(). When the hardware produced them they are
+ * the device's own bitstream buffer (no copy), and until then every other handle of the
+ * process waits for the device: call aml_jpeg_release() as soon as you are done with them.
  *
  * # Safety
  * `enc` is a live handle; `pixels` points to `len` readable bytes; `jpeg` and `jpeg_len` are
@@ -198,8 +221,9 @@ int aml_jpeg_encode(aml_jpeg *enc,
 
 /**
  * Like aml_jpeg_encode(), but copies the JPEG into `dst` (capacity `cap`) and stores its
- * length in `*jpeg_len`. With a `cap` of at least aml_jpeg_max_output_size() it always fits;
- * otherwise AML_JPEG_ERR_BUFFER_TOO_SMALL when the JPEG does not fit.
+ * length in `*jpeg_len`; the device is free again when it returns. With a `cap` of at least
+ * aml_jpeg_max_output_size() it always fits; otherwise AML_JPEG_ERR_BUFFER_TOO_SMALL when
+ * the JPEG does not fit.
  *
  * # Safety
  * `enc` is a live handle; `pixels` points to `len` readable bytes; `dst` points to `cap`
@@ -242,6 +266,50 @@ int aml_jpeg_set_subsampling(aml_jpeg *enc, int subsampling);
  * `enc` is a live handle; `backend` is writable.
  */
 int aml_jpeg_last_backend(aml_jpeg *enc, int *backend);
+
+/**
+ * Gives the device back early: the JPEG from the last hardware aml_jpeg_encode() (or a taken
+ * input buffer) is invalid from here, and other handles may use the device.
+ *
+ * # Safety
+ * `enc` is a live handle.
+ */
+int aml_jpeg_release(aml_jpeg *enc);
+
+/**
+ * Sets how long a frame may take on the device before AML_JPEG_ERR_TIMEOUT (the device is
+ * then reset); 0 restores the default, which grows with the frame size.
+ *
+ * # Safety
+ * `enc` is a live handle.
+ */
+int aml_jpeg_set_timeout(aml_jpeg *enc, uint32_t milliseconds);
+
+/**
+ * Zero-copy input: lends the device's input area for a `width`×`height` frame of `format`
+ * (AML_JPEG_FORMAT_NV12, _NV21, _I420 or _YUYV), described in `*input`. Write the frame's
+ * pixels there (the library fills the hardware's padding), then call
+ * aml_jpeg_encode_input(). Until then the device is taken; aml_jpeg_release() gives it back.
+ * Needs the hardware: AML_JPEG_ERR_UNSUPPORTED on software handles, and for AUTO handles
+ * without a usable device the error that keeps it from being used.
+ *
+ * # Safety
+ * `enc` is a live handle; `input` is writable.
+ */
+int aml_jpeg_input_buffer(aml_jpeg *enc,
+                          uint32_t width,
+                          uint32_t height,
+                          int format,
+                          aml_jpeg_input *input);
+
+/**
+ * Encodes the frame written into the buffer from aml_jpeg_input_buffer(). The JPEG is
+ * returned and lives as with aml_jpeg_encode().
+ *
+ * # Safety
+ * `enc` is a live handle; `jpeg` and `jpeg_len` are writable.
+ */
+int aml_jpeg_encode_input(aml_jpeg *enc, int quality, const uint8_t **jpeg, size_t *jpeg_len);
 
 /**
  * Closes a handle and frees everything it owns. NULL is a no-op.

@@ -69,6 +69,19 @@ pub const AML_JPEG_SUBSAMPLING_422: c_int = 1;
 /// No chroma subsampling (software only; AUTO falls back to software for it).
 pub const AML_JPEG_SUBSAMPLING_444: c_int = 2;
 
+/// Where to write a frame for aml_jpeg_encode_input(): the device's own input area, laid out
+/// as the hardware reads it.
+#[repr(C)]
+pub struct aml_jpeg_input {
+    /// Start of each plane (NULL past the format's planes): Y then interleaved chroma for
+    /// NV12/NV21, Y, U, V for I420, the packed pixels for YUYV.
+    pub planes: [*mut u8; 3],
+    /// Bytes per row of each plane (0 past the format's planes).
+    pub strides: [u32; 3],
+    /// Rows of each plane you write: the frame's height, half of it (rounded up) for 4:2:0 chroma.
+    pub rows: [u32; 3],
+}
+
 /// An encoder handle. Safe to share between threads: calls on one handle are serialised.
 pub struct aml_jpeg {
     state: Mutex<HandleState>,
@@ -222,9 +235,10 @@ pub unsafe extern "C" fn aml_jpeg_open(
 /// for I420, U then V follow with stride (stride + 1) / 2. `format`: `AML_JPEG_FORMAT_*`. `quality`: 1..100, libjpeg's meaning.
 ///
 /// On success `*jpeg` points to `*jpeg_len` bytes owned by the handle. They stay valid until
-/// the next call on this handle (from any thread) or aml_jpeg_close(). When the hardware
-/// produced them they are the device's own buffer, and other handles wait for the device until
-/// this handle's next call or aml_jpeg_release().
+/// the next aml_jpeg_encode*() or aml_jpeg_input_buffer() call on this handle (from any
+/// thread), aml_jpeg_release() or aml_jpeg_close(). When the hardware produced them they are
+/// the device's own bitstream buffer (no copy), and until then every other handle of the
+/// process waits for the device: call aml_jpeg_release() as soon as you are done with them.
 ///
 /// # Safety
 /// `enc` is a live handle; `pixels` points to `len` readable bytes; `jpeg` and `jpeg_len` are
@@ -264,8 +278,9 @@ pub unsafe extern "C" fn aml_jpeg_encode(
 }
 
 /// Like aml_jpeg_encode(), but copies the JPEG into `dst` (capacity `cap`) and stores its
-/// length in `*jpeg_len`. With a `cap` of at least aml_jpeg_max_output_size() it always fits;
-/// otherwise AML_JPEG_ERR_BUFFER_TOO_SMALL when the JPEG does not fit.
+/// length in `*jpeg_len`; the device is free again when it returns. With a `cap` of at least
+/// aml_jpeg_max_output_size() it always fits; otherwise AML_JPEG_ERR_BUFFER_TOO_SMALL when
+/// the JPEG does not fit.
 ///
 /// # Safety
 /// `enc` is a live handle; `pixels` points to `len` readable bytes; `dst` points to `cap`
@@ -362,6 +377,111 @@ pub unsafe extern "C" fn aml_jpeg_last_backend(enc: *mut aml_jpeg, backend: *mut
         };
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { *backend = value };
+        Ok(())
+    })
+}
+
+/// Gives the device back early: the JPEG from the last hardware aml_jpeg_encode() (or a taken
+/// input buffer) is invalid from here, and other handles may use the device.
+///
+/// # Safety
+/// `enc` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_release(enc: *mut aml_jpeg) -> c_int {
+    with_handle(enc, |state| {
+        state.encoder.release();
+        Ok(())
+    })
+}
+
+/// Sets how long a frame may take on the device before AML_JPEG_ERR_TIMEOUT (the device is
+/// then reset); 0 restores the default, which grows with the frame size.
+///
+/// # Safety
+/// `enc` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_set_timeout(enc: *mut aml_jpeg, milliseconds: u32) -> c_int {
+    with_handle(enc, |state| {
+        let timeout = (milliseconds != 0).then(|| std::time::Duration::from_millis(milliseconds as u64));
+        state.encoder.set_timeout(timeout);
+        Ok(())
+    })
+}
+
+/// Zero-copy input: lends the device's input area for a `width`×`height` frame of `format`
+/// (AML_JPEG_FORMAT_NV12, _NV21, _I420 or _YUYV), described in `*input`. Write the frame's
+/// pixels there (the library fills the hardware's padding), then call
+/// aml_jpeg_encode_input(). Until then the device is taken; aml_jpeg_release() gives it back.
+/// Needs the hardware: AML_JPEG_ERR_UNSUPPORTED on software handles, and for AUTO handles
+/// without a usable device the error that keeps it from being used.
+///
+/// # Safety
+/// `enc` is a live handle; `input` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_input_buffer(
+    enc: *mut aml_jpeg,
+    width: u32,
+    height: u32,
+    format: c_int,
+    input: *mut aml_jpeg_input,
+) -> c_int {
+    with_handle(enc, |state| {
+        if input.is_null() {
+            return Err(Error::invalid("input is NULL"));
+        }
+        let format = PixelFormat::from_raw(format)
+            .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))?;
+        let buffer = state.encoder.input_buffer(format, width, height)?;
+        let l = buffer.layout;
+        let (h, ch) = (height, height.div_ceil(2));
+        let plane = |i: usize| buffer.area.wrapping_add(l.plane_offsets[i]);
+        let null = std::ptr::null_mut();
+        let desc = match format {
+            PixelFormat::I420 => aml_jpeg_input {
+                planes: [plane(0), plane(1), plane(2)],
+                strides: [l.stride as u32, l.chroma_stride as u32, l.chroma_stride as u32],
+                rows: [h, ch, ch],
+            },
+            PixelFormat::Yuyv => aml_jpeg_input { planes: [plane(0), null, null], strides: [l.stride as u32, 0, 0], rows: [h, 0, 0] },
+            _ => aml_jpeg_input {
+                planes: [plane(0), plane(1), null],
+                strides: [l.stride as u32, l.stride as u32, 0],
+                rows: [h, ch, 0],
+            },
+        };
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { *input = desc };
+        Ok(())
+    })
+}
+
+/// Encodes the frame written into the buffer from aml_jpeg_input_buffer(). The JPEG is
+/// returned and lives as with aml_jpeg_encode().
+///
+/// # Safety
+/// `enc` is a live handle; `jpeg` and `jpeg_len` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_encode_input(
+    enc: *mut aml_jpeg,
+    quality: c_int,
+    jpeg: *mut *const u8,
+    jpeg_len: *mut size_t,
+) -> c_int {
+    with_handle(enc, |state| {
+        if jpeg.is_null() || jpeg_len.is_null() {
+            return Err(Error::invalid("jpeg or jpeg_len is NULL"));
+        }
+        // SAFETY: both checked non-NULL; writable per the contract.
+        unsafe {
+            *jpeg = std::ptr::null();
+            *jpeg_len = 0;
+        }
+        let output = state.encoder.encode_input(quality)?;
+        // SAFETY: as above.
+        unsafe {
+            *jpeg = output.as_ptr();
+            *jpeg_len = output.len();
+        }
         Ok(())
     })
 }

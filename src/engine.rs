@@ -1,14 +1,24 @@
-//! The public engine: one [`Encoder`] per handle, choosing a backend per frame.
+//! The public engine: one [`Encoder`] per handle, choosing a backend per frame, falling back,
+//! recovering the device, and owning the buffer the last JPEG lives in.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{Frame, Subsampling};
+use crate::format::{Frame, PixelFormat, Subsampling};
+use crate::hw::layout::InputLayout;
+use crate::hw::session::DeviceInfo;
+use crate::hw::{self, Lease, SharedDevice};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[cfg(feature = "software")]
 use crate::software::{self, SoftwareEncoder};
 
 /// The device node used when neither the caller nor `$AML_JPEG_DEVICE` names one.
 pub const DEFAULT_DEVICE: &str = "/dev/jpegenc";
+/// How long AUTO waits for the device while another handle of this process uses it.
+const AUTO_LOCK_WAIT: Duration = Duration::from_millis(100);
+/// The hardware has no published minimum size; AUTO keeps tiny frames in software.
+const AUTO_MIN_SIDE: usize = 16;
 
 /// Which backend a handle may use (`AML_JPEG_BACKEND_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,48 +64,74 @@ fn check_quality(quality: i32) -> Result<u8> {
     if (1..=100).contains(&quality) {
         Ok(quality as u8)
     } else {
-        Err(Error::invalid(format!(
-            "quality {quality} is outside 1..=100"
-        )))
+        Err(Error::invalid(format!("quality {quality} is outside 1..=100")))
     }
 }
 
-/// An encoder handle: settings, backends and the buffer the last JPEG lives in.
+/// The default time a frame may take on the device: generous against the hardware's ~150
+/// megapixels per second, overridable with `$AML_JPEG_TIMEOUT_MS`.
+fn default_timeout(pixels: usize) -> Duration {
+    if let Some(ms) = std::env::var("AML_JPEG_TIMEOUT_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        return Duration::from_millis(ms);
+    }
+    Duration::from_millis(200) + Duration::from_secs_f64(pixels as f64 / 10e6)
+}
+
+/// A frame the caller is writing straight into the device's input area.
+pub struct InputBuffer {
+    pub layout: InputLayout,
+    pub format: PixelFormat,
+    /// The input area (only the first `layout.extent` bytes belong to the frame).
+    pub area: *mut u8,
+}
+
+/// An encoder handle: settings, backends and where the last JPEG lives.
 pub struct Encoder {
     choice: BackendChoice,
     device: PathBuf,
     subsampling: Subsampling,
+    timeout: Option<Duration>,
     #[cfg(feature = "software")]
     software: Option<SoftwareEncoder>,
+    /// Software output; its JPEG is `output[..output_len]`.
     output: Vec<u8>,
+    output_len: usize,
+    hardware: Option<SharedDevice>,
+    /// The device, held while the caller's JPEG is in its bitstream buffer (or while the
+    /// caller writes a frame into its input area).
+    lease: Option<(Lease, Range<usize>)>,
+    pending_input: Option<(PixelFormat, InputLayout)>,
     last_backend: Option<Backend>,
 }
 
 impl Encoder {
-    /// Opens an encoder. With [`BackendChoice::Hardware`] this fails unless the device can be used.
+    /// Opens an encoder. With [`BackendChoice::Hardware`] this fails unless the device exists
+    /// and is a supported JPEG encoder (it may be busy: frames then wait for it).
     pub fn open(device: Option<&Path>, choice: BackendChoice) -> Result<Self> {
         let device = resolve_device(device);
-        if choice == BackendChoice::Hardware {
-            return Err(Error::new(
-                ErrorKind::NoDevice,
-                format!(
-                    "no hardware JPEG encoder: this build has no driver for {}",
-                    device.display()
-                ),
-            ));
-        }
         if choice == BackendChoice::Software && !cfg!(feature = "software") {
-            return Err(Error::unsupported(
-                "this build of amljpeg has no software backend",
-            ));
+            return Err(Error::unsupported("this build of amljpeg has no software backend"));
+        }
+        let hardware = (choice != BackendChoice::Software).then(|| hw::shared(&device));
+        if let (BackendChoice::Hardware, Some(shared)) = (choice, &hardware) {
+            match shared.lock().session(None) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Busy => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(Encoder {
             choice,
             device,
             subsampling: Subsampling::default(),
+            timeout: None,
             #[cfg(feature = "software")]
             software: None,
             output: Vec::new(),
+            output_len: 0,
+            hardware,
+            lease: None,
+            pending_input: None,
             last_backend: None,
         })
     }
@@ -116,63 +152,206 @@ impl Encoder {
         self.subsampling = subsampling;
     }
 
+    /// The longest a frame may take on the device (None: derived from its size).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
     /// The backend that produced the last successful frame.
     pub fn last_backend(&self) -> Option<Backend> {
         self.last_backend
     }
 
-    /// The largest JPEG this handle can produce for a `width`×`height` frame.
-    pub fn max_output_size(&self, width: usize, height: usize) -> Result<usize> {
-        self.software_bound(width, height)
+    /// Gives the device back: the JPEG returned by the last hardware encode is invalid from here.
+    pub fn release(&mut self) {
+        self.lease = None;
+        self.pending_input = None;
     }
 
-    /// Encodes a frame; the JPEG borrows the handle until its next use.
+    /// What the device is, opening it if needed (None for software handles).
+    pub fn device_info(&mut self) -> Result<Option<DeviceInfo>> {
+        self.release();
+        let Some(shared) = &self.hardware else { return Ok(None) };
+        let mut device = shared.lock();
+        Ok(Some(device.session(None)?.info().clone()))
+    }
+
+    /// The largest JPEG this handle can produce for a `width`×`height` frame.
+    pub fn max_output_size(&self, width: usize, height: usize) -> Result<usize> {
+        let software = self.software_bound(width, height);
+        let hardware = self.hardware.as_ref().and_then(|d| d.try_lock()?.current().map(|s| s.info().buffers.bitstream.len()));
+        match (software, hardware) {
+            (Ok(s), Some(h)) => Ok(s.max(h)),
+            (Ok(s), None) => Ok(s),
+            (Err(_), Some(h)) => Ok(h),
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    fn deadline(&self, pixels: usize) -> Instant {
+        Instant::now() + self.timeout.unwrap_or_else(|| default_timeout(pixels))
+    }
+
+    /// Whether AUTO should try the hardware for this frame at all.
+    fn auto_wants_hardware(&self, width: usize, height: usize) -> bool {
+        self.choice == BackendChoice::Auto && self.hardware.is_some() && self.subsampling != Subsampling::S444 && width >= AUTO_MIN_SIDE && height >= AUTO_MIN_SIDE
+    }
+
+    /// Encodes a frame; the JPEG borrows the handle until its next use (see [`Encoder::release`]).
     pub fn encode(&mut self, frame: &Frame<'_>, quality: i32) -> Result<&[u8]> {
+        self.release();
         let quality = check_quality(quality)?;
+        let hardware = match self.choice {
+            BackendChoice::Software => false,
+            BackendChoice::Hardware => true,
+            BackendChoice::Auto => self.auto_wants_hardware(frame.width(), frame.height()),
+        };
+        if hardware {
+            match self.encode_hardware(frame, quality) {
+                Ok(()) => return Ok(self.jpeg()),
+                Err(e) if self.choice == BackendChoice::Hardware => return Err(e),
+                Err(_) => {} // AUTO: software below.
+            }
+        }
+        self.encode_software_owned(frame, quality)?;
+        Ok(self.jpeg())
+    }
+
+    /// Encodes a frame into the caller's buffer and returns the JPEG's length.
+    pub fn encode_into(&mut self, frame: &Frame<'_>, quality: i32, dst: &mut [u8]) -> Result<usize> {
+        self.release();
+        let q = check_quality(quality)?;
+        // Software straight into dst when it surely fits.
+        if self.choice == BackendChoice::Software && dst.len() >= self.software_bound(frame.width(), frame.height())? {
+            let len = self.encode_software(frame, q, dst)?;
+            self.last_backend = Some(Backend::Software);
+            return Ok(len);
+        }
+        let jpeg = self.encode(frame, quality)?;
+        let len = jpeg.len();
+        let fits = len <= dst.len();
+        if fits {
+            dst[..len].copy_from_slice(jpeg);
+        }
+        self.release();
+        if !fits {
+            return Err(Error::new(ErrorKind::BufferTooSmall, format!("the JPEG is {len} bytes but the buffer holds {}", dst.len())));
+        }
+        Ok(len)
+    }
+
+    /// The last JPEG: in the device's buffer while leased, else in ours.
+    fn jpeg(&self) -> &[u8] {
+        match &self.lease {
+            Some((lease, range)) => lease.current().expect("a lease holds an open session").output(range.clone()),
+            None => &self.output[..self.output_len],
+        }
+    }
+
+    /// Takes the device for this handle: waits for other handles of this process, opens it if
+    /// needed (HARDWARE waits for other processes too; AUTO does not).
+    fn take_device(&self, deadline: Instant) -> Result<Lease> {
+        let shared = self.hardware.as_ref().ok_or_else(|| Error::new(ErrorKind::NoDevice, "this handle has no hardware backend"))?;
+        let wait = match self.choice {
+            BackendChoice::Auto => AUTO_LOCK_WAIT,
+            _ => deadline.saturating_duration_since(Instant::now()),
+        };
+        let mut lease = shared.try_lock_arc_for(wait).ok_or_else(|| Error::new(ErrorKind::Busy, "the device is in use by another handle of this process"))?;
+        let wait_until = (self.choice == BackendChoice::Hardware).then_some(deadline);
+        lease.session(wait_until)?;
+        Ok(lease)
+    }
+
+    /// One frame on the device. A failed job resets the session; AUTO retries once on a
+    /// fresh one before giving up (and falling back).
+    fn encode_hardware(&mut self, frame: &Frame<'_>, quality: u8) -> Result<()> {
+        let deadline = self.deadline(frame.width() * frame.height());
+        let mut lease = self.take_device(deadline)?;
+        let attempts = if self.choice == BackendChoice::Auto { 2 } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            let session = lease.session(None)?;
+            session.supports(frame.width(), frame.height(), self.subsampling)?;
+            match session.encode(frame, quality, self.subsampling, deadline.max(Instant::now() + Duration::from_millis(1))) {
+                Ok(range) => {
+                    self.lease = Some((lease, range));
+                    self.last_backend = Some(Backend::Hardware);
+                    return Ok(());
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidArgument) => return Err(e),
+                Err(e) => {
+                    lease.reset();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// Lends the caller the device's input area for a `width`×`height` frame of `format`
+    /// (NV12, NV21, I420 or YUYV) laid out as the hardware reads it. The device stays taken
+    /// until [`Encoder::encode_input`] or [`Encoder::release`].
+    pub fn input_buffer(&mut self, format: PixelFormat, width: u32, height: u32) -> Result<InputBuffer> {
+        self.release();
+        if !matches!(format, PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::I420 | PixelFormat::Yuyv) {
+            return Err(Error::unsupported(format!("zero-copy input takes NV12, NV21, I420 or YUYV, not {}", format.name())));
+        }
+        crate::format::FrameLayout::new(format, width, height, 0)?;
+        if self.choice == BackendChoice::Software {
+            return Err(Error::unsupported("zero-copy input needs the hardware backend"));
+        }
+        if self.subsampling == Subsampling::S444 {
+            return Err(Error::unsupported("the hardware encoder cannot produce 4:4:4"));
+        }
+        let (w, h) = (width as usize, height as usize);
+        let mut lease = self.take_device(self.deadline(w * h))?;
+        let session = lease.session(None)?;
+        session.supports(w, h, self.subsampling)?;
+        let layout = session.input_layout(format, w, h)?;
+        let area = session.input_area().as_mut_ptr();
+        self.lease = Some((lease, 0..0));
+        self.pending_input = Some((format, layout));
+        Ok(InputBuffer { layout, format, area })
+    }
+
+    /// Encodes the frame the caller wrote into the buffer from [`Encoder::input_buffer`].
+    pub fn encode_input(&mut self, quality: i32) -> Result<&[u8]> {
+        let quality = check_quality(quality)?;
+        let (Some((format, layout)), Some((mut lease, _))) = (self.pending_input.take(), self.lease.take()) else {
+            return Err(Error::invalid("no input buffer was taken (call aml_jpeg_input_buffer first)"));
+        };
+        let deadline = self.deadline(layout.width * layout.height);
+        let session = lease.session(None)?;
+        crate::hw::layout::pad_in_place(format, &layout, session.input_area());
+        match session.run(&layout, quality, self.subsampling, deadline) {
+            Ok(range) => {
+                self.lease = Some((lease, range));
+                self.last_backend = Some(Backend::Hardware);
+                Ok(self.jpeg())
+            }
+            Err(e) => {
+                if !matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidArgument) {
+                    lease.reset();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn encode_software_owned(&mut self, frame: &Frame<'_>, quality: u8) -> Result<()> {
         let bound = self.software_bound(frame.width(), frame.height())?;
         if self.output.len() < bound {
             self.output
                 .try_reserve(bound - self.output.len())
-                .map_err(|_| {
-                    Error::new(ErrorKind::OutOfMemory, "cannot allocate the output buffer")
-                })?;
+                .map_err(|_| Error::new(ErrorKind::OutOfMemory, "cannot allocate the output buffer"))?;
             self.output.resize(bound, 0);
         }
         let mut output = std::mem::take(&mut self.output);
         let result = self.encode_software(frame, quality, &mut output);
         self.output = output;
-        let len = result?;
+        self.output_len = result?;
         self.last_backend = Some(Backend::Software);
-        Ok(&self.output[..len])
-    }
-
-    /// Encodes a frame into the caller's buffer and returns the JPEG's length.
-    pub fn encode_into(
-        &mut self,
-        frame: &Frame<'_>,
-        quality: i32,
-        dst: &mut [u8],
-    ) -> Result<usize> {
-        let bound = self.software_bound(frame.width(), frame.height())?;
-        if dst.len() >= bound {
-            let quality = check_quality(quality)?;
-            let len = self.encode_software(frame, quality, dst)?;
-            self.last_backend = Some(Backend::Software);
-            return Ok(len);
-        }
-        let jpeg = self.encode(frame, quality)?;
-        if jpeg.len() > dst.len() {
-            return Err(Error::new(
-                ErrorKind::BufferTooSmall,
-                format!(
-                    "the JPEG is {} bytes but the buffer holds {}",
-                    jpeg.len(),
-                    dst.len()
-                ),
-            ));
-        }
-        dst[..jpeg.len()].copy_from_slice(jpeg);
-        Ok(jpeg.len())
+        Ok(())
     }
 
     #[cfg(feature = "software")]
@@ -182,13 +361,14 @@ impl Encoder {
 
     #[cfg(not(feature = "software"))]
     fn software_bound(&self, _width: usize, _height: usize) -> Result<usize> {
-        Err(Error::unsupported(
-            "this build of amljpeg has no software backend",
-        ))
+        Err(Error::unsupported("this build of amljpeg has no software backend"))
     }
 
     #[cfg(feature = "software")]
     fn encode_software(&mut self, frame: &Frame<'_>, quality: u8, out: &mut [u8]) -> Result<usize> {
+        if self.choice == BackendChoice::Hardware {
+            return Err(Error::new(ErrorKind::Internal, "software used on a hardware-only handle"));
+        }
         let software = match &mut self.software {
             Some(s) => s,
             slot => slot.insert(SoftwareEncoder::new()?),
@@ -197,14 +377,7 @@ impl Encoder {
     }
 
     #[cfg(not(feature = "software"))]
-    fn encode_software(
-        &mut self,
-        _frame: &Frame<'_>,
-        _quality: u8,
-        _out: &mut [u8],
-    ) -> Result<usize> {
-        Err(Error::unsupported(
-            "this build of amljpeg has no software backend",
-        ))
+    fn encode_software(&mut self, _frame: &Frame<'_>, _quality: u8, _out: &mut [u8]) -> Result<usize> {
+        Err(Error::unsupported("this build of amljpeg has no software backend"))
     }
 }

@@ -16,6 +16,8 @@ pub mod error;
 /// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore
+pub mod hw;
+/// cbindgen:ignore
 #[cfg(feature = "software")]
 mod software;
 

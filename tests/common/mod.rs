@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: test images, format conversion, JPEG inspection.
 #![allow(dead_code)]
 
+pub mod emulator;
+
 use amljpeg::PixelFormat;
 use std::path::PathBuf;
 

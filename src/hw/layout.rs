@@ -1,0 +1,252 @@
+//! Laying a caller's frame into the driver's input area with the geometry the hardware reads
+//! (spec §5.3): 16-padded size, aligned strides, later planes at stride·PH, and padding
+//! filled by edge replication so the partial edge MCUs see real pixels.
+
+use super::protocol::fmt;
+use crate::format::{Frame, PixelFormat};
+
+fn align(v: usize, a: usize) -> usize {
+    v.div_ceil(a) * a
+}
+
+/// Which hardware input format a contract format is sent as. RGB-like formats become
+/// RGB888_PLANE (what the vendor HAL sends), grey becomes NV12 with neutral chroma.
+pub fn hardware_format(format: PixelFormat) -> u32 {
+    match format {
+        PixelFormat::Nv12 | PixelFormat::Gray8 => fmt::NV12,
+        PixelFormat::Nv21 => fmt::NV21,
+        PixelFormat::I420 => fmt::YUV420,
+        PixelFormat::Yuyv => fmt::YUV422_SINGLE,
+        PixelFormat::Rgb24 | PixelFormat::Bgr24 | PixelFormat::Rgba32 | PixelFormat::Bgra32 => fmt::RGB888_PLANE,
+    }
+}
+
+/// The geometry the hardware reads for one input format and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLayout {
+    pub format: u32,
+    pub width: usize,
+    pub height: usize,
+    /// 16-aligned width and height (PW, PH).
+    pub padded_width: usize,
+    pub padded_height: usize,
+    /// Stride of the first plane, and of the later planes.
+    pub stride: usize,
+    pub chroma_stride: usize,
+    /// Offsets of planes 1 and 2 (0 where the format has fewer planes).
+    pub plane_offsets: [usize; 3],
+    /// Every byte the hardware reads: the range to clean before NEW_CMD.
+    pub extent: usize,
+}
+
+impl InputLayout {
+    pub fn new(format: u32, width: usize, height: usize) -> InputLayout {
+        let (pw, ph) = (align(width, 16), align(height, 16));
+        let (stride, chroma_stride, plane_offsets, extent) = match format {
+            fmt::YUV422_SINGLE => {
+                let s = align(2 * pw, 32);
+                (s, 0, [0, 0, 0], s * ph)
+            }
+            fmt::NV12 | fmt::NV21 => {
+                let s = align(width, 32);
+                (s, s, [0, s * ph, 0], s * ph * 3 / 2)
+            }
+            fmt::YUV420 => {
+                let s = align(width, 64);
+                (s, s / 2, [0, s * ph, s * ph * 5 / 4], s * ph * 3 / 2)
+            }
+            fmt::RGB888_PLANE => {
+                let s = align(width, 32);
+                (s, s, [0, s * ph, 2 * s * ph], 3 * s * ph)
+            }
+            other => unreachable!("no layout for hardware format {other}"),
+        };
+        InputLayout { format, width, height, padded_width: pw, padded_height: ph, stride, chroma_stride, plane_offsets, extent }
+    }
+}
+
+/// Copies `row` into `dst` and repeats its last `unit` bytes up to `dst`'s end.
+fn put_row(dst: &mut [u8], row: &[u8], unit: usize) {
+    dst[..row.len()].copy_from_slice(row);
+    let mut at = row.len();
+    while at + unit <= dst.len() {
+        dst.copy_within(row.len() - unit..row.len(), at);
+        at += unit;
+    }
+}
+
+/// Fills plane rows `rows..padded_rows` with copies of row `rows - 1`.
+fn replicate_rows(plane: &mut [u8], stride: usize, width: usize, rows: usize, padded_rows: usize) {
+    for r in rows..padded_rows {
+        plane.copy_within((rows - 1) * stride..(rows - 1) * stride + width, r * stride);
+    }
+}
+
+/// Writes `frame` into `dst` (the input area) with layout `l`.
+pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
+    let (w, h, pw, ph) = (l.width, l.height, l.padded_width, l.padded_height);
+    let (ch, pcw, pch) = (h.div_ceil(2), pw / 2, ph / 2);
+    match frame.format() {
+        PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::Gray8 | PixelFormat::I420 => {
+            let (luma, rest) = dst.split_at_mut(l.plane_offsets[1]);
+            for y in 0..h {
+                put_row(&mut luma[y * l.stride..y * l.stride + pw], frame.row(0, y), 1);
+            }
+            replicate_rows(luma, l.stride, pw, h, ph);
+            match frame.format() {
+                PixelFormat::Gray8 => rest[..l.stride * pch].fill(128),
+                PixelFormat::I420 => {
+                    let cs = l.chroma_stride;
+                    let (u, v) = rest.split_at_mut(l.plane_offsets[2] - l.plane_offsets[1]);
+                    for (plane, index) in [(u, 1), (v, 2)] {
+                        for y in 0..ch {
+                            put_row(&mut plane[y * cs..y * cs + pcw], frame.row(index, y), 1);
+                        }
+                        replicate_rows(plane, cs, pcw, ch, pch);
+                    }
+                }
+                _ => {
+                    for y in 0..ch {
+                        put_row(&mut rest[y * l.stride..y * l.stride + 2 * pcw], frame.row(1, y), 2);
+                    }
+                    replicate_rows(rest, l.stride, 2 * pcw, ch, pch);
+                }
+            }
+        }
+        PixelFormat::Yuyv => {
+            for y in 0..h {
+                put_row(&mut dst[y * l.stride..y * l.stride + 2 * pw], frame.row(0, y), 4);
+            }
+            replicate_rows(dst, l.stride, 2 * pw, h, ph);
+        }
+        PixelFormat::Rgb24 | PixelFormat::Bgr24 | PixelFormat::Rgba32 | PixelFormat::Bgra32 => {
+            let bpp = frame.format().first_plane_bytes_per_pixel();
+            let order: [usize; 3] = match frame.format() {
+                PixelFormat::Bgr24 | PixelFormat::Bgra32 => [2, 1, 0],
+                _ => [0, 1, 2],
+            };
+            let (s, plane) = (l.stride, l.stride * ph);
+            let (r_plane, rest) = dst.split_at_mut(plane);
+            let (g_plane, b_plane) = rest.split_at_mut(plane);
+            for y in 0..h {
+                let src = frame.row(0, y);
+                let (r, g, b) = (&mut r_plane[y * s..y * s + pw], &mut g_plane[y * s..y * s + pw], &mut b_plane[y * s..y * s + pw]);
+                for (x, px) in src.chunks_exact(bpp).enumerate() {
+                    r[x] = px[order[0]];
+                    g[x] = px[order[1]];
+                    b[x] = px[order[2]];
+                }
+                for p in [&mut *r, &mut *g, &mut *b] {
+                    let last = p[w - 1];
+                    p[w..].fill(last);
+                }
+            }
+            for p in [r_plane, g_plane, b_plane] {
+                replicate_rows(p, s, pw, h, ph);
+            }
+        }
+    }
+}
+
+/// Fills the padding of a frame the caller wrote in place (zero-copy input): columns up to PW
+/// and rows up to PH, by edge replication.
+pub fn pad_in_place(format: PixelFormat, l: &InputLayout, area: &mut [u8]) {
+    let (w, h, pw, ph) = (l.width, l.height, l.padded_width, l.padded_height);
+    // (plane offset, stride, used bytes per row, padded bytes per row, unit, rows, padded rows)
+    let planes: Vec<(usize, usize, usize, usize, usize, usize, usize)> = match format {
+        PixelFormat::Yuyv => vec![(0, l.stride, w.div_ceil(2) * 4, 2 * pw, 4, h, ph)],
+        PixelFormat::I420 => vec![
+            (0, l.stride, w, pw, 1, h, ph),
+            (l.plane_offsets[1], l.chroma_stride, w.div_ceil(2), pw / 2, 1, h.div_ceil(2), ph / 2),
+            (l.plane_offsets[2], l.chroma_stride, w.div_ceil(2), pw / 2, 1, h.div_ceil(2), ph / 2),
+        ],
+        _ => vec![(0, l.stride, w, pw, 1, h, ph), (l.plane_offsets[1], l.stride, w.div_ceil(2) * 2, pw, 2, h.div_ceil(2), ph / 2)],
+    };
+    for (offset, stride, used, padded, unit, rows, padded_rows) in planes {
+        let plane = &mut area[offset..];
+        for y in 0..rows {
+            let row = &mut plane[y * stride..y * stride + padded];
+            let mut at = used;
+            while at + unit <= padded {
+                row.copy_within(used - unit..used, at);
+                at += unit;
+            }
+        }
+        replicate_rows(plane, stride, padded, rows, padded_rows);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_follows_the_spec() {
+        let l = InputLayout::new(fmt::NV12, 451, 300);
+        assert_eq!((l.padded_width, l.padded_height, l.stride), (464, 304, 480));
+        assert_eq!(l.plane_offsets[1], 480 * 304);
+        assert_eq!(l.extent, 480 * 304 * 3 / 2);
+        let l = InputLayout::new(fmt::YUV420, 451, 300);
+        assert_eq!((l.stride, l.chroma_stride, l.plane_offsets), (512, 256, [0, 512 * 304, 512 * 304 * 5 / 4]));
+        let l = InputLayout::new(fmt::YUV422_SINGLE, 451, 300);
+        assert_eq!(l.stride, 928);
+        let l = InputLayout::new(fmt::RGB888_PLANE, 17, 3);
+        assert_eq!((l.stride, l.plane_offsets[2], l.extent), (32, 2 * 32 * 16, 3 * 32 * 16));
+    }
+
+    #[test]
+    fn padding_replicates_edges() {
+        // 3x2 NV12: luma 1..6, chroma pair (7, 8).
+        let data = [1, 2, 3, 4, 5, 6, 7, 8, 9, 9];
+        let frame = Frame::new(&data, 3, 2, 0, PixelFormat::Nv12).unwrap();
+        let l = InputLayout::new(fmt::NV12, 3, 2);
+        let mut dst = vec![0; l.extent];
+        write_frame(&frame, &l, &mut dst);
+        assert_eq!(&dst[..4], &[1, 2, 3, 3]);
+        assert_eq!(dst[15], 3);
+        assert_eq!(&dst[32..35], &[4, 5, 6]);
+        assert_eq!(&dst[15 * 32..15 * 32 + 3], &[4, 5, 6], "last padding row");
+        let c = l.plane_offsets[1];
+        assert_eq!(&dst[c..c + 6], &[7, 8, 9, 9, 9, 9]);
+        assert_eq!(&dst[c + 7 * 32..c + 7 * 32 + 2], &[7, 8]);
+    }
+
+    #[test]
+    fn in_place_padding_equals_laid_out_padding() {
+        for format in [PixelFormat::Nv12, PixelFormat::I420, PixelFormat::Yuyv] {
+            let (w, h) = (19, 7);
+            let data: Vec<u8> = (0..crate::format::FrameLayout::new(format, w, h, 0).unwrap().min_len).map(|i| (i * 13) as u8).collect();
+            let frame = Frame::new(&data, w, h, 0, format).unwrap();
+            let l = InputLayout::new(hardware_format(format), w as usize, h as usize);
+            let mut laid = vec![0; l.extent];
+            write_frame(&frame, &l, &mut laid);
+            // Only the pixels, no padding, then padded in place.
+            let mut caller = vec![0; l.extent];
+            let mut copy = laid.clone();
+            pad_in_place(format, &l, &mut copy);
+            assert_eq!(copy, laid, "{}: padding is idempotent", format.name());
+            for (i, (c, d)) in caller.iter_mut().zip(&laid).enumerate() {
+                let _ = i;
+                *c = *d;
+            }
+            // Wipe the padding columns of the first row and re-pad.
+            caller[w as usize..l.padded_width].fill(0);
+            if format != PixelFormat::Yuyv {
+                pad_in_place(format, &l, &mut caller);
+                assert_eq!(caller, laid, "{}", format.name());
+            }
+        }
+    }
+
+    #[test]
+    fn bgra_is_split_into_rgb_planes() {
+        let data = [30, 20, 10, 255, 60, 50, 40, 255];
+        let frame = Frame::new(&data, 2, 1, 0, PixelFormat::Bgra32).unwrap();
+        let l = InputLayout::new(fmt::RGB888_PLANE, 2, 1);
+        let mut dst = vec![0; l.extent];
+        write_frame(&frame, &l, &mut dst);
+        let p = l.plane_offsets;
+        assert_eq!((&dst[..3], &dst[p[1]..p[1] + 3], &dst[p[2]..p[2] + 3]), (&[10, 40, 40][..], &[20, 50, 50][..], &[30, 60, 60][..]));
+        assert_eq!(&dst[15 * 32..15 * 32 + 2], &[10, 40]);
+    }
+}

@@ -1,0 +1,318 @@
+//! Making sense of what the driver leaves in the bitstream buffer (spec §7.4): where the JPEG
+//! ends, whichever way GET_OUTPUT_SIZE counts and whether or not the microcode wrote EOI, and
+//! whether it is a well-formed baseline JPEG at all. Pure functions over bytes.
+
+use super::protocol::{HEADER_LEN, SOF_OFFSET, SOS_OFFSET};
+use crate::error::{Error, Result};
+
+/// What GET_OUTPUT_SIZE counts (UNCERTAIN on the real E driver; learnt per session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeRule {
+    /// The 592 header bytes and the entropy data.
+    Total,
+    /// Only the entropy data after the header.
+    Payload,
+}
+
+/// Where the JPEG in the bitstream buffer ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// Length including EOI (after appending it, when `append_eoi`).
+    pub len: usize,
+    /// The microcode wrote no EOI: the caller writes FF D9 at `len - 2`.
+    pub append_eoi: bool,
+    /// The counting rule this frame showed, if it showed one.
+    pub rule: Option<SizeRule>,
+}
+
+/// The geometry a header declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderInfo {
+    pub width: usize,
+    pub height: usize,
+    /// Luma sampling factors (chroma are 1×1).
+    pub h: usize,
+    pub v: usize,
+}
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::device(message)
+}
+
+/// Checks the driver's fixed header (SOI, DQT, DHT, SOF0 with 3 components, SOS) and returns
+/// what it declares.
+pub fn check_header(buf: &[u8]) -> Result<HeaderInfo> {
+    if buf.len() < HEADER_LEN {
+        return Err(bad("bitstream buffer shorter than the header"));
+    }
+    if buf[..2] != [0xFF, 0xD8] || buf[2..4] != [0xFF, 0xDB] || buf[136..138] != [0xFF, 0xC4] {
+        return Err(bad("the driver's header is missing (no SOI/DQT/DHT)"));
+    }
+    let sof = &buf[SOF_OFFSET..SOF_OFFSET + 19];
+    if sof[..5] != [0xFF, 0xC0, 0, 17, 8] || sof[9] != 3 {
+        return Err(bad("the driver's header has no baseline 3-component SOF0"));
+    }
+    if buf[SOS_OFFSET..SOS_OFFSET + 2] != [0xFF, 0xDA] {
+        return Err(bad("the driver's header has no SOS"));
+    }
+    let height = u16::from_be_bytes([sof[5], sof[6]]) as usize;
+    let width = u16::from_be_bytes([sof[7], sof[8]]) as usize;
+    let (h, v) = ((sof[11] >> 4) as usize, (sof[11] & 15) as usize);
+    if !(1..=2).contains(&h) || !(1..=2).contains(&v) || sof[14] != 0x11 || sof[17] != 0x11 {
+        return Err(bad("the driver's header declares unexpected sampling"));
+    }
+    Ok(HeaderInfo { width, height, h, v })
+}
+
+/// The position of the first marker (an 0xFF not followed by a stuffed 0x00 or fill 0xFF) in
+/// `data`, if any.
+fn first_marker(data: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(i) = data[at..].iter().position(|&b| b == 0xFF) {
+        let p = at + i;
+        match data.get(p + 1) {
+            Some(0x00) => at = p + 2,
+            Some(0xFF) => at = p + 1,
+            Some(_) => return Some(p),
+            None => return None,
+        }
+    }
+    None
+}
+
+/// Whether `[HEADER_LEN, end)` is entropy data ending in EOI, with no other marker in it.
+fn ends_with_eoi(buf: &[u8], end: usize) -> bool {
+    end >= HEADER_LEN + 2 && end <= buf.len() && buf[end - 2..end] == [0xFF, 0xD9] && first_marker(&buf[HEADER_LEN..end]) == Some(end - 2 - HEADER_LEN)
+}
+
+/// Finds the JPEG's end. `buf` is the bitstream buffer (its usable capacity), `size` what
+/// GET_OUTPUT_SIZE said, `known` the rule learnt earlier in the session.
+pub fn resolve(buf: &[u8], size: usize, known: Option<SizeRule>) -> Result<Resolved> {
+    let cap = buf.len();
+    if size == 0 {
+        return Err(bad("the encoder produced no output"));
+    }
+    if size.saturating_add(HEADER_LEN) >= cap {
+        return Err(bad(format!("output of {size} bytes overflows the {cap}-byte bitstream buffer")));
+    }
+    let header = check_header(buf)?;
+    let candidates: Vec<(SizeRule, usize)> = match known {
+        Some(SizeRule::Total) => vec![(SizeRule::Total, size)],
+        Some(SizeRule::Payload) => vec![(SizeRule::Payload, size + HEADER_LEN)],
+        None => vec![(SizeRule::Payload, size + HEADER_LEN), (SizeRule::Total, size)],
+    };
+    for &(rule, end) in &candidates {
+        if ends_with_eoi(buf, end) {
+            return Ok(Resolved { len: end, append_eoi: false, rule: Some(rule) });
+        }
+    }
+    // No EOI where the register says the data ends: the microcode wrote none (or this is not
+    // a JPEG). Find the exact end of the entropy data by walking it.
+    let limit = (size + HEADER_LEN).min(cap);
+    let scan_end = HEADER_LEN + scan_length(&buf[HEADER_LEN..limit], &buf[..HEADER_LEN], header)?;
+    for &(rule, end) in &candidates {
+        if end == scan_end {
+            if end + 2 > cap {
+                return Err(bad("no room to append EOI"));
+            }
+            return Ok(Resolved { len: end + 2, append_eoi: true, rule: Some(rule) });
+        }
+    }
+    Err(bad(format!("the entropy data ends at {scan_end}, not where GET_OUTPUT_SIZE ({size}) says")))
+}
+
+/// A Huffman decoding table (JPEG Annex C/F: per code length, the first code and value index).
+struct Huffman {
+    max_code: [i32; 18],
+    val_offset: [i32; 17],
+    values: Vec<u8>,
+}
+
+impl Huffman {
+    fn new(bits: &[u8], values: &[u8]) -> Huffman {
+        let mut max_code = [-1i32; 18];
+        let mut val_offset = [0i32; 17];
+        let (mut code, mut k) = (0i32, 0i32);
+        for len in 1..=16 {
+            let n = bits[len - 1] as i32;
+            val_offset[len] = k - code;
+            code += n;
+            k += n;
+            max_code[len] = if n > 0 { code - 1 } else { -1 };
+            code <<= 1;
+        }
+        max_code[17] = i32::MAX;
+        Huffman { max_code, val_offset, values: values.to_vec() }
+    }
+}
+
+/// Reads entropy-coded bits, removing stuffed zero bytes.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+    acc: u32,
+    count: u32,
+}
+
+impl Bits<'_> {
+    fn bit(&mut self) -> Result<u32> {
+        if self.count == 0 {
+            let byte = *self.data.get(self.pos).ok_or_else(|| bad("the entropy data is cut short"))?;
+            self.pos += 1;
+            if byte == 0xFF {
+                if self.data.get(self.pos) != Some(&0) {
+                    return Err(bad("a marker inside the entropy data"));
+                }
+                self.pos += 1;
+            }
+            self.acc = byte as u32;
+            self.count = 8;
+        }
+        self.count -= 1;
+        Ok((self.acc >> self.count) & 1)
+    }
+
+    fn bits(&mut self, n: u32) -> Result<()> {
+        for _ in 0..n {
+            self.bit()?;
+        }
+        Ok(())
+    }
+
+    fn decode(&mut self, table: &Huffman) -> Result<u8> {
+        let mut code = 0i32;
+        for len in 1..=16 {
+            code = (code << 1) | self.bit()? as i32;
+            if code <= table.max_code[len] {
+                return Ok(table.values[(code + table.val_offset[len]) as usize]);
+            }
+        }
+        Err(bad("an invalid Huffman code in the entropy data"))
+    }
+}
+
+/// Parses the header's single DHT (DC0, DC1, AC0, AC1) into decoding tables.
+fn huffman_tables(header: &[u8]) -> Result<[Huffman; 4]> {
+    let mut at = 140;
+    let mut tables = Vec::new();
+    for _ in 0..4 {
+        let bits = header.get(at + 1..at + 17).ok_or_else(|| bad("truncated DHT"))?;
+        let n: usize = bits.iter().map(|&b| b as usize).sum();
+        let values = header.get(at + 17..at + 17 + n).ok_or_else(|| bad("truncated DHT"))?;
+        tables.push(Huffman::new(bits, values));
+        at += 17 + n;
+    }
+    tables.try_into().map_err(|_| bad("DHT"))
+}
+
+/// The byte length of the entropy data for the MCUs the header declares, by decoding every
+/// block's Huffman codes (no IDCT). Fails on anything that is not such data.
+pub fn scan_length(data: &[u8], header: &[u8], info: HeaderInfo) -> Result<usize> {
+    let [dc0, dc1, ac0, ac1] = huffman_tables(header)?;
+    let mcus = info.width.div_ceil(8 * info.h) * info.height.div_ceil(8 * info.v);
+    let luma_blocks = info.h * info.v;
+    let mut bits = Bits { data, pos: 0, acc: 0, count: 0 };
+    for _ in 0..mcus {
+        for block in 0..luma_blocks + 2 {
+            let (dc, ac) = if block < luma_blocks { (&dc0, &ac0) } else { (&dc1, &ac1) };
+            let size = bits.decode(dc)?;
+            if size > 11 {
+                return Err(bad("an invalid DC size in the entropy data"));
+            }
+            bits.bits(size as u32)?;
+            let mut k = 1;
+            while k < 64 {
+                let rs = bits.decode(ac)?;
+                let (run, size) = ((rs >> 4) as usize, (rs & 15) as u32);
+                if size == 0 {
+                    if run != 15 {
+                        break;
+                    }
+                    k += 16;
+                    continue;
+                }
+                k += run;
+                if k > 63 {
+                    return Err(bad("an AC run past the end of a block"));
+                }
+                bits.bits(size)?;
+                k += 1;
+            }
+        }
+    }
+    Ok(bits.pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 592-byte header as the driver writes it, for a 16x16 4:2:0 frame.
+    fn header() -> Vec<u8> {
+        let mut h = vec![0u8; HEADER_LEN];
+        h[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xDB]);
+        h[136..138].copy_from_slice(&[0xFF, 0xC4]);
+        // DC tables: a single 1-bit code for category 0; AC tables: a 1-bit EOB.
+        let mut at = 140;
+        for class in [0x00u8, 0x01, 0x10, 0x11] {
+            h[at] = class;
+            h[at + 1] = 1;
+            h[at + 17] = 0;
+            at += 18;
+        }
+        h[SOF_OFFSET..SOF_OFFSET + 19].copy_from_slice(&[0xFF, 0xC0, 0, 17, 8, 0, 16, 0, 16, 3, 0, 0x22, 0, 1, 0x11, 1, 2, 0x11, 1]);
+        h[SOS_OFFSET..SOS_OFFSET + 2].copy_from_slice(&[0xFF, 0xDA]);
+        h
+    }
+
+    fn buffer(scan: &[u8], eoi: bool, cap: usize) -> Vec<u8> {
+        let mut b = header();
+        b.extend_from_slice(scan);
+        if eoi {
+            b.extend_from_slice(&[0xFF, 0xD9]);
+        }
+        b.resize(cap, 0xAB);
+        b
+    }
+
+    // One MCU of 6 blocks, each DC "0" + EOB "0": 12 zero bits, padded with ones.
+    const SCAN: [u8; 2] = [0x00, 0x0F];
+
+    #[test]
+    fn both_counting_rules_with_eoi() {
+        let b = buffer(&SCAN, true, 4096);
+        let payload = SCAN.len() + 2;
+        let r = resolve(&b, payload, None).unwrap();
+        assert_eq!(r, Resolved { len: HEADER_LEN + payload, append_eoi: false, rule: Some(SizeRule::Payload) });
+        let r = resolve(&b, HEADER_LEN + payload, None).unwrap();
+        assert_eq!(r.rule, Some(SizeRule::Total));
+        assert_eq!(r.len, HEADER_LEN + payload);
+    }
+
+    #[test]
+    fn without_eoi_the_scan_is_walked() {
+        let b = buffer(&SCAN, false, 4096);
+        let r = resolve(&b, SCAN.len(), None).unwrap();
+        assert_eq!(r, Resolved { len: HEADER_LEN + 4, append_eoi: true, rule: Some(SizeRule::Payload) });
+        let r = resolve(&b, HEADER_LEN + SCAN.len(), None).unwrap();
+        assert_eq!(r.rule, Some(SizeRule::Total));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_jpeg() {
+        let b = buffer(&SCAN, true, 4096);
+        assert!(resolve(&b, 0, None).is_err());
+        assert!(resolve(&b, 4096 - HEADER_LEN, None).is_err(), "overflow");
+        assert!(resolve(&b, 3, None).is_err(), "EOI not where the size says");
+        let mut garbage = buffer(&[0x12, 0xFF, 0x34, 0x56], false, 4096);
+        assert!(resolve(&garbage, 4, None).is_err(), "a marker inside the scan");
+        garbage[0] = 0;
+        assert!(resolve(&garbage, 4, None).is_err(), "no SOI");
+        // A stale EOI past the real end must not be taken for it.
+        let mut b = buffer(&SCAN, true, 4096);
+        let stale = 2 * HEADER_LEN + 4;
+        b[stale - 2..stale].copy_from_slice(&[0xFF, 0xD9]);
+        let r = resolve(&b, HEADER_LEN + 4, None).unwrap();
+        assert_eq!((r.len, r.rule), (HEADER_LEN + 4, Some(SizeRule::Total)));
+    }
+}

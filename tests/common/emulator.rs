@@ -1,0 +1,62 @@
+//! Running a test body inside a child process that has the emulator preloaded, so the
+//! library's real syscalls meet a /dev/jpegenc.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// libjpegenc_emu.so: `$JPEGENC_EMU_LIB`, or built here in release mode.
+pub fn emulator_lib() -> PathBuf {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        if let Some(p) = std::env::var_os("JPEGENC_EMU_LIB") {
+            return PathBuf::from(p);
+        }
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo).args(["build", "--release", "-p", "jpegenc-emu"]).current_dir(&root).status().unwrap().success();
+        assert!(ok, "building libjpegenc_emu.so failed");
+        root.join("target/release/libjpegenc_emu.so")
+    })
+    .clone()
+}
+
+/// A fresh state directory: this test's own device (lock, persisted globals, stats).
+pub fn state_dir() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("amljpeg-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// True inside the child. Outside, runs test `name` of this binary in a child with the
+/// emulator preloaded and `env` set, and fails if it fails.
+pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
+    if std::env::var_os("AMLJPEG_IN_EMULATOR").is_some() {
+        return true;
+    }
+    let dir = state_dir();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("LD_PRELOAD", emulator_lib())
+        .env("AMLJPEG_IN_EMULATOR", "1")
+        .env("JPEGENC_EMU_STATE_DIR", &dir)
+        .env("JPEGENC_EMU_STATS", dir.join("stats.json"))
+        .env("JPEGENC_EMU_INIT_MS", "0")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{name} failed in the emulator:\n{text}");
+    assert!(text.contains("1 passed"), "{name} did not run in the child:\n{text}");
+    false
+}
+
+/// A counter from the emulator's stats file (inside the child).
+pub fn emu_stat(key: &str) -> u64 {
+    let path = std::env::var("JPEGENC_EMU_STATS").expect("inside the emulator");
+    let json = std::fs::read_to_string(path).unwrap_or_default();
+    let Some(at) = json.find(&format!("\"{key}\": ")) else { return 0 };
+    json[at + key.len() + 4..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
+}

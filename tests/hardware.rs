@@ -1,0 +1,203 @@
+//! The hardware backend against the emulated E driver (each test runs in a child process with
+//! libjpegenc_emu.so preloaded; see common/emulator.rs).
+
+mod common;
+
+use amljpeg::{Backend, BackendChoice, Encoder, ErrorKind, Frame, PixelFormat, Subsampling};
+use common::emulator::{emu_stat, in_emulator};
+use common::*;
+use std::time::Duration;
+
+fn hardware() -> Encoder {
+    Encoder::open(None, BackendChoice::Hardware).expect("hardware handle")
+}
+
+/// What libjpeg-turbo (our software backend) achieves on the same input: the bar for the
+/// hardware path.
+fn software_psnr(img: &Rgb, format: PixelFormat, quality: i32) -> f64 {
+    let mut sw = Encoder::open(None, BackendChoice::Software).unwrap();
+    psnr(&decode_rgb(&encode(&mut sw, img, format, quality).unwrap()).pixels, &img.pixels)
+}
+
+fn encode(enc: &mut Encoder, img: &Rgb, format: PixelFormat, quality: i32) -> amljpeg::Result<Vec<u8>> {
+    let data = convert(img, format);
+    let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, format).unwrap();
+    enc.encode(&frame, quality).map(|j| j.to_vec())
+}
+
+#[test]
+fn every_format_encodes_photos_close_to_libjpeg_turbo() {
+    if !in_emulator("every_format_encodes_photos_close_to_libjpeg_turbo", &[]) {
+        return;
+    }
+    let mut enc = hardware();
+    let mut frames = 0;
+    for name in ["chelsea.png", "coffee.png", "astronaut.png"] {
+        let img = load_rgb(name);
+        let reference = psnr(&decode_rgb(&reference_jpeg(&img, 90, turbojpeg::Subsamp::Sub2x2)).pixels, &img.pixels);
+        for format in PixelFormat::ALL {
+            let jpeg = encode(&mut enc, &img, format, 90).unwrap_or_else(|e| panic!("{name} {}: {e}", format.name()));
+            frames += 1;
+            assert_eq!(enc.last_backend(), Some(Backend::Hardware));
+            let decoded = decode_rgb(&jpeg);
+            assert_eq!((decoded.width, decoded.height), (img.width, img.height));
+            if format == PixelFormat::Gray8 {
+                // Grey goes in as NV12 with neutral chroma: the JPEG is grey.
+                assert!(decoded.pixels.chunks(3).all(|p| p[0].abs_diff(p[1]) <= 2 && p[1].abs_diff(p[2]) <= 2));
+                continue;
+            }
+            let p = psnr(&decoded.pixels, &img.pixels);
+            // YUV inputs went through the test's own RGB->YCbCr conversion first.
+            let slack = if format.is_yuv() { 1.5 } else { 1.0 };
+            assert!(p > reference - slack, "{name} {}: {p:.2} dB, libjpeg-turbo {reference:.2} dB", format.name());
+        }
+    }
+    assert_eq!(emu_stat("new_cmds"), frames, "one NEW_CMD per frame");
+    assert_eq!(emu_stat("stale_input_jobs"), 0, "every frame was cleaned before the hardware read it");
+    assert_eq!(emu_stat("hazards"), 0);
+}
+
+#[test]
+fn quantisation_tables_are_libjpegs_at_every_quality() {
+    if !in_emulator("quantisation_tables_are_libjpegs_at_every_quality", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+        return;
+    }
+    let img = synthetic(32, 32);
+    let mut enc = hardware();
+    for q in 1..=100 {
+        let ours = encode(&mut enc, &img, PixelFormat::Rgb24, q).unwrap();
+        let theirs = reference_jpeg(&img, q, turbojpeg::Subsamp::Sub2x2);
+        assert_eq!(dqt_tables(&ours), dqt_tables(&theirs), "quality {q}");
+    }
+}
+
+#[test]
+fn level_limits_and_what_the_hardware_cannot_do() {
+    if !in_emulator("level_limits_and_what_the_hardware_cannot_do", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+        return;
+    }
+    let mut enc = hardware();
+    let max = synthetic(2624, 2624);
+    let jpeg = encode(&mut enc, &max, PixelFormat::Nv12, 75).unwrap();
+    assert!(psnr(&decode_rgb(&jpeg).pixels, &max.pixels) > software_psnr(&max, PixelFormat::Nv12, 75) - 1.0);
+    let over = synthetic(2625, 16);
+    assert_eq!(encode(&mut enc, &over, PixelFormat::Nv12, 75).unwrap_err().kind(), ErrorKind::Unsupported);
+    enc.set_subsampling(Subsampling::S444);
+    assert_eq!(encode(&mut enc, &synthetic(64, 64), PixelFormat::Nv12, 75).unwrap_err().kind(), ErrorKind::Unsupported);
+    enc.set_subsampling(Subsampling::S422);
+    let jpeg = encode(&mut enc, &synthetic(99, 41), PixelFormat::Yuyv, 90).unwrap();
+    assert_eq!(sof_components(&jpeg)[0].1, 2);
+    assert_eq!(sof_components(&jpeg)[0].2, 1, "4:2:2");
+    // AUTO takes software for what the hardware cannot do, and the hardware for the rest.
+    let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+    encode(&mut auto, &over, PixelFormat::Nv12, 75).unwrap();
+    assert_eq!(auto.last_backend(), Some(Backend::Software));
+    // While `enc` still holds the device (its JPEG lives there), AUTO does not wait for it.
+    encode(&mut auto, &synthetic(64, 64), PixelFormat::Nv12, 75).unwrap();
+    assert_eq!(auto.last_backend(), Some(Backend::Software));
+    enc.release();
+    encode(&mut auto, &synthetic(64, 64), PixelFormat::Nv12, 75).unwrap();
+    assert_eq!(auto.last_backend(), Some(Backend::Hardware));
+    auto.set_subsampling(Subsampling::S444);
+    encode(&mut auto, &synthetic(64, 64), PixelFormat::Nv12, 75).unwrap();
+    assert_eq!(auto.last_backend(), Some(Backend::Software));
+}
+
+#[test]
+fn every_output_size_and_eoi_alternative_gives_the_same_jpeg() {
+    // Both readings of GET_OUTPUT_SIZE, with and without an EOI from the microcode.
+    for (size, eoi) in [("total", "1"), ("payload", "1"), ("total", "0"), ("payload", "0")] {
+        let name = "output_alternatives_child";
+        in_emulator(name, &[("JPEGENC_EMU_OUTPUT_SIZE", size), ("JPEGENC_EMU_EOI", eoi)]);
+    }
+}
+
+#[test]
+fn output_alternatives_child() {
+    if std::env::var_os("AMLJPEG_IN_EMULATOR").is_none() {
+        return;
+    }
+    let mut enc = hardware();
+    for (i, name) in ["chelsea.png", "coffee.png"].iter().enumerate() {
+        let img = load_rgb(name);
+        let jpeg = encode(&mut enc, &img, PixelFormat::Nv12, 85 + i as i32).unwrap();
+        assert!(jpeg.ends_with(&[0xFF, 0xD9]));
+        assert!(psnr(&decode_rgb(&jpeg).pixels, &img.pixels) > 30.0);
+    }
+}
+
+#[test]
+fn threads_share_the_device_on_shared_and_separate_handles() {
+    if !in_emulator("threads_share_the_device_on_shared_and_separate_handles", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+        return;
+    }
+    let shared = std::sync::Mutex::new(hardware());
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let shared = &shared;
+            s.spawn(move || {
+                let mut own = hardware();
+                let img = synthetic(48 + 8 * t, 32 + 4 * t);
+                let bar = software_psnr(&img, PixelFormat::Nv12, 80) - 1.0;
+                let data = convert(&img, PixelFormat::Nv12);
+                let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, PixelFormat::Nv12).unwrap();
+                let mut buf = vec![0; 1 << 20];
+                for i in 0..100 {
+                    let n = if i % 2 == 0 {
+                        shared.lock().unwrap().encode_into(&frame, 80, &mut buf).unwrap()
+                    } else {
+                        own.encode_into(&frame, 80, &mut buf).unwrap()
+                    };
+                    let p = psnr(&decode_rgb(&buf[..n]).pixels, &img.pixels);
+                    assert!(p > bar, "thread {t} frame {i}: {p:.2} dB, software {bar:.2} + 1");
+                }
+            });
+        }
+    });
+    assert_eq!(emu_stat("new_cmds"), 800);
+}
+
+#[test]
+fn the_jpeg_is_the_devices_buffer_until_released() {
+    if !in_emulator("the_jpeg_is_the_devices_buffer_until_released", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+        return;
+    }
+    let img = synthetic(64, 64);
+    let mut a = hardware();
+    let mut b = hardware();
+    b.set_timeout(Some(Duration::from_millis(150)));
+    let jpeg = encode(&mut a, &img, PixelFormat::Nv12, 80).unwrap();
+    // `a` still holds the device: `b` waits, then reports busy.
+    assert_eq!(encode(&mut b, &img, PixelFormat::Nv12, 80).unwrap_err().kind(), ErrorKind::Busy);
+    a.release();
+    assert_eq!(encode(&mut b, &img, PixelFormat::Nv12, 80).unwrap(), jpeg);
+}
+
+#[test]
+fn zero_copy_input() {
+    if !in_emulator("zero_copy_input", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+        return;
+    }
+    let img = load_rgb("chelsea.png");
+    let mut enc = hardware();
+    for format in [PixelFormat::Nv12, PixelFormat::Nv21, PixelFormat::I420, PixelFormat::Yuyv] {
+        let data = convert(&img, format);
+        let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, format).unwrap();
+        let copied = enc.encode(&frame, 90).unwrap().to_vec();
+        let buffer = enc.input_buffer(format, img.width as u32, img.height as u32).unwrap();
+        let l = buffer.layout;
+        // Write each plane row by row at the hardware's strides.
+        for (index, plane) in frame.layout().planes().iter().enumerate() {
+            let (offset, stride) = (l.plane_offsets[index], if index == 0 { l.stride } else { l.chroma_stride });
+            for y in 0..plane.rows {
+                let row = frame.row(index, y);
+                // SAFETY: inside the input area the library lent us.
+                unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), buffer.area.add(offset + y * stride), row.len()) };
+            }
+        }
+        let zero_copy = enc.encode_input(90).unwrap().to_vec();
+        assert_eq!(zero_copy, copied, "{}", format.name());
+    }
+    assert_eq!(enc.encode_input(90).unwrap_err().kind(), ErrorKind::InvalidArgument, "no buffer taken");
+    assert_eq!(enc.input_buffer(PixelFormat::Rgb24, 16, 16).err().unwrap().kind(), ErrorKind::Unsupported);
+}
