@@ -402,7 +402,8 @@ pub unsafe extern "C" fn aml_jpeg_release(enc: *mut aml_jpeg) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn aml_jpeg_set_timeout(enc: *mut aml_jpeg, milliseconds: u32) -> c_int {
     with_handle(enc, |state| {
-        let timeout = (milliseconds != 0).then(|| std::time::Duration::from_millis(milliseconds as u64));
+        let timeout =
+            (milliseconds != 0).then(|| std::time::Duration::from_millis(milliseconds as u64));
         state.encoder.set_timeout(timeout);
         Ok(())
     })
@@ -439,10 +440,18 @@ pub unsafe extern "C" fn aml_jpeg_input_buffer(
         let desc = match format {
             PixelFormat::I420 => aml_jpeg_input {
                 planes: [plane(0), plane(1), plane(2)],
-                strides: [l.stride as u32, l.chroma_stride as u32, l.chroma_stride as u32],
+                strides: [
+                    l.stride as u32,
+                    l.chroma_stride as u32,
+                    l.chroma_stride as u32,
+                ],
                 rows: [h, ch, ch],
             },
-            PixelFormat::Yuyv => aml_jpeg_input { planes: [plane(0), null, null], strides: [l.stride as u32, 0, 0], rows: [h, 0, 0] },
+            PixelFormat::Yuyv => aml_jpeg_input {
+                planes: [plane(0), null, null],
+                strides: [l.stride as u32, 0, 0],
+                rows: [h, 0, 0],
+            },
             _ => aml_jpeg_input {
                 planes: [plane(0), plane(1), null],
                 strides: [l.stride as u32, l.stride as u32, 0],

@@ -64,14 +64,19 @@ fn check_quality(quality: i32) -> Result<u8> {
     if (1..=100).contains(&quality) {
         Ok(quality as u8)
     } else {
-        Err(Error::invalid(format!("quality {quality} is outside 1..=100")))
+        Err(Error::invalid(format!(
+            "quality {quality} is outside 1..=100"
+        )))
     }
 }
 
 /// The default time a frame may take on the device: generous against the hardware's ~150
 /// megapixels per second, overridable with `$AML_JPEG_TIMEOUT_MS`.
 fn default_timeout(pixels: usize) -> Duration {
-    if let Some(ms) = std::env::var("AML_JPEG_TIMEOUT_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(ms) = std::env::var("AML_JPEG_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         return Duration::from_millis(ms);
     }
     Duration::from_millis(200) + Duration::from_secs_f64(pixels as f64 / 10e6)
@@ -110,7 +115,9 @@ impl Encoder {
     pub fn open(device: Option<&Path>, choice: BackendChoice) -> Result<Self> {
         let device = resolve_device(device);
         if choice == BackendChoice::Software && !cfg!(feature = "software") {
-            return Err(Error::unsupported("this build of amljpeg has no software backend"));
+            return Err(Error::unsupported(
+                "this build of amljpeg has no software backend",
+            ));
         }
         let hardware = (choice != BackendChoice::Software).then(|| hw::shared(&device));
         if let (BackendChoice::Hardware, Some(shared)) = (choice, &hardware) {
@@ -171,7 +178,9 @@ impl Encoder {
     /// What the device is, opening it if needed (None for software handles).
     pub fn device_info(&mut self) -> Result<Option<DeviceInfo>> {
         self.release();
-        let Some(shared) = &self.hardware else { return Ok(None) };
+        let Some(shared) = &self.hardware else {
+            return Ok(None);
+        };
         let mut device = shared.lock();
         Ok(Some(device.session(None)?.info().clone()))
     }
@@ -179,7 +188,11 @@ impl Encoder {
     /// The largest JPEG this handle can produce for a `width`×`height` frame.
     pub fn max_output_size(&self, width: usize, height: usize) -> Result<usize> {
         let software = self.software_bound(width, height);
-        let hardware = self.hardware.as_ref().and_then(|d| d.try_lock()?.current().map(|s| s.info().buffers.bitstream.len()));
+        let hardware = self.hardware.as_ref().and_then(|d| {
+            d.try_lock()?
+                .current()
+                .map(|s| s.info().buffers.bitstream.len())
+        });
         match (software, hardware) {
             (Ok(s), Some(h)) => Ok(s.max(h)),
             (Ok(s), None) => Ok(s),
@@ -194,7 +207,11 @@ impl Encoder {
 
     /// Whether AUTO should try the hardware for this frame at all.
     fn auto_wants_hardware(&self, width: usize, height: usize) -> bool {
-        self.choice == BackendChoice::Auto && self.hardware.is_some() && self.subsampling != Subsampling::S444 && width >= AUTO_MIN_SIDE && height >= AUTO_MIN_SIDE
+        self.choice == BackendChoice::Auto
+            && self.hardware.is_some()
+            && self.subsampling != Subsampling::S444
+            && width >= AUTO_MIN_SIDE
+            && height >= AUTO_MIN_SIDE
     }
 
     /// Encodes a frame; the JPEG borrows the handle until its next use (see [`Encoder::release`]).
@@ -218,11 +235,18 @@ impl Encoder {
     }
 
     /// Encodes a frame into the caller's buffer and returns the JPEG's length.
-    pub fn encode_into(&mut self, frame: &Frame<'_>, quality: i32, dst: &mut [u8]) -> Result<usize> {
+    pub fn encode_into(
+        &mut self,
+        frame: &Frame<'_>,
+        quality: i32,
+        dst: &mut [u8],
+    ) -> Result<usize> {
         self.release();
         let q = check_quality(quality)?;
         // Software straight into dst when it surely fits.
-        if self.choice == BackendChoice::Software && dst.len() >= self.software_bound(frame.width(), frame.height())? {
+        if self.choice == BackendChoice::Software
+            && dst.len() >= self.software_bound(frame.width(), frame.height())?
+        {
             let len = self.encode_software(frame, q, dst)?;
             self.last_backend = Some(Backend::Software);
             return Ok(len);
@@ -235,7 +259,10 @@ impl Encoder {
         }
         self.release();
         if !fits {
-            return Err(Error::new(ErrorKind::BufferTooSmall, format!("the JPEG is {len} bytes but the buffer holds {}", dst.len())));
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("the JPEG is {len} bytes but the buffer holds {}", dst.len()),
+            ));
         }
         Ok(len)
     }
@@ -243,7 +270,10 @@ impl Encoder {
     /// The last JPEG: in the device's buffer while leased, else in ours.
     fn jpeg(&self) -> &[u8] {
         match &self.lease {
-            Some((lease, range)) => lease.current().expect("a lease holds an open session").output(range.clone()),
+            Some((lease, range)) => lease
+                .current()
+                .expect("a lease holds an open session")
+                .output(range.clone()),
             None => &self.output[..self.output_len],
         }
     }
@@ -251,12 +281,19 @@ impl Encoder {
     /// Takes the device for this handle: waits for other handles of this process, opens it if
     /// needed (HARDWARE waits for other processes too; AUTO does not).
     fn take_device(&self, deadline: Instant) -> Result<Lease> {
-        let shared = self.hardware.as_ref().ok_or_else(|| Error::new(ErrorKind::NoDevice, "this handle has no hardware backend"))?;
+        let shared = self.hardware.as_ref().ok_or_else(|| {
+            Error::new(ErrorKind::NoDevice, "this handle has no hardware backend")
+        })?;
         let wait = match self.choice {
             BackendChoice::Auto => AUTO_LOCK_WAIT,
             _ => deadline.saturating_duration_since(Instant::now()),
         };
-        let mut lease = shared.try_lock_arc_for(wait).ok_or_else(|| Error::new(ErrorKind::Busy, "the device is in use by another handle of this process"))?;
+        let mut lease = shared.try_lock_arc_for(wait).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Busy,
+                "the device is in use by another handle of this process",
+            )
+        })?;
         let wait_until = (self.choice == BackendChoice::Hardware).then_some(deadline);
         lease.session(wait_until)?;
         Ok(lease)
@@ -267,18 +304,34 @@ impl Encoder {
     fn encode_hardware(&mut self, frame: &Frame<'_>, quality: u8) -> Result<()> {
         let deadline = self.deadline(frame.width() * frame.height());
         let mut lease = self.take_device(deadline)?;
-        let attempts = if self.choice == BackendChoice::Auto { 2 } else { 1 };
+        let attempts = if self.choice == BackendChoice::Auto {
+            2
+        } else {
+            1
+        };
         let mut last = None;
         for _ in 0..attempts {
             let session = lease.session(None)?;
             session.supports(frame.width(), frame.height(), self.subsampling)?;
-            match session.encode(frame, quality, self.subsampling, deadline.max(Instant::now() + Duration::from_millis(1))) {
+            match session.encode(
+                frame,
+                quality,
+                self.subsampling,
+                deadline.max(Instant::now() + Duration::from_millis(1)),
+            ) {
                 Ok(range) => {
                     self.lease = Some((lease, range));
                     self.last_backend = Some(Backend::Hardware);
                     return Ok(());
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidArgument) => return Err(e),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Unsupported | ErrorKind::InvalidArgument
+                    ) =>
+                {
+                    return Err(e)
+                }
                 Err(e) => {
                     lease.reset();
                     last = Some(e);
@@ -291,17 +344,32 @@ impl Encoder {
     /// Lends the caller the device's input area for a `width`×`height` frame of `format`
     /// (NV12, NV21, I420 or YUYV) laid out as the hardware reads it. The device stays taken
     /// until [`Encoder::encode_input`] or [`Encoder::release`].
-    pub fn input_buffer(&mut self, format: PixelFormat, width: u32, height: u32) -> Result<InputBuffer> {
+    pub fn input_buffer(
+        &mut self,
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+    ) -> Result<InputBuffer> {
         self.release();
-        if !matches!(format, PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::I420 | PixelFormat::Yuyv) {
-            return Err(Error::unsupported(format!("zero-copy input takes NV12, NV21, I420 or YUYV, not {}", format.name())));
+        if !matches!(
+            format,
+            PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::I420 | PixelFormat::Yuyv
+        ) {
+            return Err(Error::unsupported(format!(
+                "zero-copy input takes NV12, NV21, I420 or YUYV, not {}",
+                format.name()
+            )));
         }
         crate::format::FrameLayout::new(format, width, height, 0)?;
         if self.choice == BackendChoice::Software {
-            return Err(Error::unsupported("zero-copy input needs the hardware backend"));
+            return Err(Error::unsupported(
+                "zero-copy input needs the hardware backend",
+            ));
         }
         if self.subsampling == Subsampling::S444 {
-            return Err(Error::unsupported("the hardware encoder cannot produce 4:4:4"));
+            return Err(Error::unsupported(
+                "the hardware encoder cannot produce 4:4:4",
+            ));
         }
         let (w, h) = (width as usize, height as usize);
         let mut lease = self.take_device(self.deadline(w * h))?;
@@ -311,14 +379,22 @@ impl Encoder {
         let area = session.input_area().as_mut_ptr();
         self.lease = Some((lease, 0..0));
         self.pending_input = Some((format, layout));
-        Ok(InputBuffer { layout, format, area })
+        Ok(InputBuffer {
+            layout,
+            format,
+            area,
+        })
     }
 
     /// Encodes the frame the caller wrote into the buffer from [`Encoder::input_buffer`].
     pub fn encode_input(&mut self, quality: i32) -> Result<&[u8]> {
         let quality = check_quality(quality)?;
-        let (Some((format, layout)), Some((mut lease, _))) = (self.pending_input.take(), self.lease.take()) else {
-            return Err(Error::invalid("no input buffer was taken (call aml_jpeg_input_buffer first)"));
+        let (Some((format, layout)), Some((mut lease, _))) =
+            (self.pending_input.take(), self.lease.take())
+        else {
+            return Err(Error::invalid(
+                "no input buffer was taken (call aml_jpeg_input_buffer first)",
+            ));
         };
         let deadline = self.deadline(layout.width * layout.height);
         let session = lease.session(None)?;
@@ -330,7 +406,10 @@ impl Encoder {
                 Ok(self.jpeg())
             }
             Err(e) => {
-                if !matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidArgument) {
+                if !matches!(
+                    e.kind(),
+                    ErrorKind::Unsupported | ErrorKind::InvalidArgument
+                ) {
                     lease.reset();
                 }
                 Err(e)
@@ -343,7 +422,9 @@ impl Encoder {
         if self.output.len() < bound {
             self.output
                 .try_reserve(bound - self.output.len())
-                .map_err(|_| Error::new(ErrorKind::OutOfMemory, "cannot allocate the output buffer"))?;
+                .map_err(|_| {
+                    Error::new(ErrorKind::OutOfMemory, "cannot allocate the output buffer")
+                })?;
             self.output.resize(bound, 0);
         }
         let mut output = std::mem::take(&mut self.output);
@@ -361,13 +442,18 @@ impl Encoder {
 
     #[cfg(not(feature = "software"))]
     fn software_bound(&self, _width: usize, _height: usize) -> Result<usize> {
-        Err(Error::unsupported("this build of amljpeg has no software backend"))
+        Err(Error::unsupported(
+            "this build of amljpeg has no software backend",
+        ))
     }
 
     #[cfg(feature = "software")]
     fn encode_software(&mut self, frame: &Frame<'_>, quality: u8, out: &mut [u8]) -> Result<usize> {
         if self.choice == BackendChoice::Hardware {
-            return Err(Error::new(ErrorKind::Internal, "software used on a hardware-only handle"));
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "software used on a hardware-only handle",
+            ));
         }
         let software = match &mut self.software {
             Some(s) => s,
@@ -377,7 +463,14 @@ impl Encoder {
     }
 
     #[cfg(not(feature = "software"))]
-    fn encode_software(&mut self, _frame: &Frame<'_>, _quality: u8, _out: &mut [u8]) -> Result<usize> {
-        Err(Error::unsupported("this build of amljpeg has no software backend"))
+    fn encode_software(
+        &mut self,
+        _frame: &Frame<'_>,
+        _quality: u8,
+        _out: &mut [u8],
+    ) -> Result<usize> {
+        Err(Error::unsupported(
+            "this build of amljpeg has no software backend",
+        ))
     }
 }

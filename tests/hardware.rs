@@ -16,10 +16,18 @@ fn hardware() -> Encoder {
 /// hardware path.
 fn software_psnr(img: &Rgb, format: PixelFormat, quality: i32) -> f64 {
     let mut sw = Encoder::open(None, BackendChoice::Software).unwrap();
-    psnr(&decode_rgb(&encode(&mut sw, img, format, quality).unwrap()).pixels, &img.pixels)
+    psnr(
+        &decode_rgb(&encode(&mut sw, img, format, quality).unwrap()).pixels,
+        &img.pixels,
+    )
 }
 
-fn encode(enc: &mut Encoder, img: &Rgb, format: PixelFormat, quality: i32) -> amljpeg::Result<Vec<u8>> {
+fn encode(
+    enc: &mut Encoder,
+    img: &Rgb,
+    format: PixelFormat,
+    quality: i32,
+) -> amljpeg::Result<Vec<u8>> {
     let data = convert(img, format);
     let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, format).unwrap();
     enc.encode(&frame, quality).map(|j| j.to_vec())
@@ -34,32 +42,50 @@ fn every_format_encodes_photos_close_to_libjpeg_turbo() {
     let mut frames = 0;
     for name in ["chelsea.png", "coffee.png", "astronaut.png"] {
         let img = load_rgb(name);
-        let reference = psnr(&decode_rgb(&reference_jpeg(&img, 90, turbojpeg::Subsamp::Sub2x2)).pixels, &img.pixels);
+        let reference = psnr(
+            &decode_rgb(&reference_jpeg(&img, 90, turbojpeg::Subsamp::Sub2x2)).pixels,
+            &img.pixels,
+        );
         for format in PixelFormat::ALL {
-            let jpeg = encode(&mut enc, &img, format, 90).unwrap_or_else(|e| panic!("{name} {}: {e}", format.name()));
+            let jpeg = encode(&mut enc, &img, format, 90)
+                .unwrap_or_else(|e| panic!("{name} {}: {e}", format.name()));
             frames += 1;
             assert_eq!(enc.last_backend(), Some(Backend::Hardware));
             let decoded = decode_rgb(&jpeg);
             assert_eq!((decoded.width, decoded.height), (img.width, img.height));
             if format == PixelFormat::Gray8 {
                 // Grey goes in as NV12 with neutral chroma: the JPEG is grey.
-                assert!(decoded.pixels.chunks(3).all(|p| p[0].abs_diff(p[1]) <= 2 && p[1].abs_diff(p[2]) <= 2));
+                assert!(decoded
+                    .pixels
+                    .chunks(3)
+                    .all(|p| p[0].abs_diff(p[1]) <= 2 && p[1].abs_diff(p[2]) <= 2));
                 continue;
             }
             let p = psnr(&decoded.pixels, &img.pixels);
             // YUV inputs went through the test's own RGB->YCbCr conversion first.
             let slack = if format.is_yuv() { 1.5 } else { 1.0 };
-            assert!(p > reference - slack, "{name} {}: {p:.2} dB, libjpeg-turbo {reference:.2} dB", format.name());
+            assert!(
+                p > reference - slack,
+                "{name} {}: {p:.2} dB, libjpeg-turbo {reference:.2} dB",
+                format.name()
+            );
         }
     }
     assert_eq!(emu_stat("new_cmds"), frames, "one NEW_CMD per frame");
-    assert_eq!(emu_stat("stale_input_jobs"), 0, "every frame was cleaned before the hardware read it");
+    assert_eq!(
+        emu_stat("stale_input_jobs"),
+        0,
+        "every frame was cleaned before the hardware read it"
+    );
     assert_eq!(emu_stat("hazards"), 0);
 }
 
 #[test]
 fn quantisation_tables_are_libjpegs_at_every_quality() {
-    if !in_emulator("quantisation_tables_are_libjpegs_at_every_quality", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+    if !in_emulator(
+        "quantisation_tables_are_libjpegs_at_every_quality",
+        &[("JPEGENC_EMU_MPIXPS", "0")],
+    ) {
         return;
     }
     let img = synthetic(32, 32);
@@ -73,17 +99,33 @@ fn quantisation_tables_are_libjpegs_at_every_quality() {
 
 #[test]
 fn level_limits_and_what_the_hardware_cannot_do() {
-    if !in_emulator("level_limits_and_what_the_hardware_cannot_do", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+    if !in_emulator(
+        "level_limits_and_what_the_hardware_cannot_do",
+        &[("JPEGENC_EMU_MPIXPS", "0")],
+    ) {
         return;
     }
     let mut enc = hardware();
     let max = synthetic(2624, 2624);
     let jpeg = encode(&mut enc, &max, PixelFormat::Nv12, 75).unwrap();
-    assert!(psnr(&decode_rgb(&jpeg).pixels, &max.pixels) > software_psnr(&max, PixelFormat::Nv12, 75) - 1.0);
+    assert!(
+        psnr(&decode_rgb(&jpeg).pixels, &max.pixels)
+            > software_psnr(&max, PixelFormat::Nv12, 75) - 1.0
+    );
     let over = synthetic(2625, 16);
-    assert_eq!(encode(&mut enc, &over, PixelFormat::Nv12, 75).unwrap_err().kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        encode(&mut enc, &over, PixelFormat::Nv12, 75)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Unsupported
+    );
     enc.set_subsampling(Subsampling::S444);
-    assert_eq!(encode(&mut enc, &synthetic(64, 64), PixelFormat::Nv12, 75).unwrap_err().kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        encode(&mut enc, &synthetic(64, 64), PixelFormat::Nv12, 75)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Unsupported
+    );
     enc.set_subsampling(Subsampling::S422);
     let jpeg = encode(&mut enc, &synthetic(99, 41), PixelFormat::Yuyv, 90).unwrap();
     assert_eq!(sof_components(&jpeg)[0].1, 2);
@@ -106,9 +148,17 @@ fn level_limits_and_what_the_hardware_cannot_do() {
 #[test]
 fn every_output_size_and_eoi_alternative_gives_the_same_jpeg() {
     // Both readings of GET_OUTPUT_SIZE, with and without an EOI from the microcode.
-    for (size, eoi) in [("total", "1"), ("payload", "1"), ("total", "0"), ("payload", "0")] {
+    for (size, eoi) in [
+        ("total", "1"),
+        ("payload", "1"),
+        ("total", "0"),
+        ("payload", "0"),
+    ] {
         let name = "output_alternatives_child";
-        in_emulator(name, &[("JPEGENC_EMU_OUTPUT_SIZE", size), ("JPEGENC_EMU_EOI", eoi)]);
+        in_emulator(
+            name,
+            &[("JPEGENC_EMU_OUTPUT_SIZE", size), ("JPEGENC_EMU_EOI", eoi)],
+        );
     }
 }
 
@@ -128,7 +178,10 @@ fn output_alternatives_child() {
 
 #[test]
 fn threads_share_the_device_on_shared_and_separate_handles() {
-    if !in_emulator("threads_share_the_device_on_shared_and_separate_handles", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+    if !in_emulator(
+        "threads_share_the_device_on_shared_and_separate_handles",
+        &[("JPEGENC_EMU_MPIXPS", "0")],
+    ) {
         return;
     }
     let shared = std::sync::Mutex::new(hardware());
@@ -140,16 +193,30 @@ fn threads_share_the_device_on_shared_and_separate_handles() {
                 let img = synthetic(48 + 8 * t, 32 + 4 * t);
                 let bar = software_psnr(&img, PixelFormat::Nv12, 80) - 1.0;
                 let data = convert(&img, PixelFormat::Nv12);
-                let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, PixelFormat::Nv12).unwrap();
+                let frame = Frame::new(
+                    &data,
+                    img.width as u32,
+                    img.height as u32,
+                    0,
+                    PixelFormat::Nv12,
+                )
+                .unwrap();
                 let mut buf = vec![0; 1 << 20];
                 for i in 0..100 {
                     let n = if i % 2 == 0 {
-                        shared.lock().unwrap().encode_into(&frame, 80, &mut buf).unwrap()
+                        shared
+                            .lock()
+                            .unwrap()
+                            .encode_into(&frame, 80, &mut buf)
+                            .unwrap()
                     } else {
                         own.encode_into(&frame, 80, &mut buf).unwrap()
                     };
                     let p = psnr(&decode_rgb(&buf[..n]).pixels, &img.pixels);
-                    assert!(p > bar, "thread {t} frame {i}: {p:.2} dB, software {bar:.2} + 1");
+                    assert!(
+                        p > bar,
+                        "thread {t} frame {i}: {p:.2} dB, software {bar:.2} + 1"
+                    );
                 }
             });
         }
@@ -159,7 +226,10 @@ fn threads_share_the_device_on_shared_and_separate_handles() {
 
 #[test]
 fn the_jpeg_is_the_devices_buffer_until_released() {
-    if !in_emulator("the_jpeg_is_the_devices_buffer_until_released", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+    if !in_emulator(
+        "the_jpeg_is_the_devices_buffer_until_released",
+        &[("JPEGENC_EMU_MPIXPS", "0")],
+    ) {
         return;
     }
     let img = synthetic(64, 64);
@@ -168,7 +238,12 @@ fn the_jpeg_is_the_devices_buffer_until_released() {
     b.set_timeout(Some(Duration::from_millis(150)));
     let jpeg = encode(&mut a, &img, PixelFormat::Nv12, 80).unwrap();
     // `a` still holds the device: `b` waits, then reports busy.
-    assert_eq!(encode(&mut b, &img, PixelFormat::Nv12, 80).unwrap_err().kind(), ErrorKind::Busy);
+    assert_eq!(
+        encode(&mut b, &img, PixelFormat::Nv12, 80)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Busy
+    );
     a.release();
     assert_eq!(encode(&mut b, &img, PixelFormat::Nv12, 80).unwrap(), jpeg);
 }
@@ -180,24 +255,236 @@ fn zero_copy_input() {
     }
     let img = load_rgb("chelsea.png");
     let mut enc = hardware();
-    for format in [PixelFormat::Nv12, PixelFormat::Nv21, PixelFormat::I420, PixelFormat::Yuyv] {
+    for format in [
+        PixelFormat::Nv12,
+        PixelFormat::Nv21,
+        PixelFormat::I420,
+        PixelFormat::Yuyv,
+    ] {
         let data = convert(&img, format);
         let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, format).unwrap();
         let copied = enc.encode(&frame, 90).unwrap().to_vec();
-        let buffer = enc.input_buffer(format, img.width as u32, img.height as u32).unwrap();
+        let buffer = enc
+            .input_buffer(format, img.width as u32, img.height as u32)
+            .unwrap();
         let l = buffer.layout;
         // Write each plane row by row at the hardware's strides.
         for (index, plane) in frame.layout().planes().iter().enumerate() {
-            let (offset, stride) = (l.plane_offsets[index], if index == 0 { l.stride } else { l.chroma_stride });
+            let (offset, stride) = (
+                l.plane_offsets[index],
+                if index == 0 {
+                    l.stride
+                } else {
+                    l.chroma_stride
+                },
+            );
             for y in 0..plane.rows {
                 let row = frame.row(index, y);
                 // SAFETY: inside the input area the library lent us.
-                unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), buffer.area.add(offset + y * stride), row.len()) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        row.as_ptr(),
+                        buffer.area.add(offset + y * stride),
+                        row.len(),
+                    )
+                };
             }
         }
         let zero_copy = enc.encode_input(90).unwrap().to_vec();
         assert_eq!(zero_copy, copied, "{}", format.name());
     }
-    assert_eq!(enc.encode_input(90).unwrap_err().kind(), ErrorKind::InvalidArgument, "no buffer taken");
-    assert_eq!(enc.input_buffer(PixelFormat::Rgb24, 16, 16).err().unwrap().kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        enc.encode_input(90).unwrap_err().kind(),
+        ErrorKind::InvalidArgument,
+        "no buffer taken"
+    );
+    assert_eq!(
+        enc.input_buffer(PixelFormat::Rgb24, 16, 16)
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::Unsupported
+    );
+}
+
+/// Each fault: HARDWARE reports it (the expected kind) and the next frame works; AUTO
+/// retries once on a fresh session and then falls back, so it always delivers a good JPEG.
+#[test]
+fn faults_give_an_error_and_the_next_frame_works() {
+    let cases = [
+        ("hang@1", "Timeout"),
+        ("lost-irq@1", "Timeout"),
+        ("overflow@1", "Device"),
+        ("corrupt@1", "Device"),
+        ("eperm:NEW_CMD@1", "Device"),
+        ("eperm:GET_STAGE@1", "Device"),
+        ("eperm:GET_OUTPUT_SIZE@1", "Device"),
+        ("eperm:FLUSH_DMA@1", "Device"),
+        ("eperm:SET_ENCODER_WIDTH@2", "Device"), // call 1 is the open-time limit probe
+    ];
+    for (fault, kind) in cases {
+        in_emulator(
+            "fault_child",
+            &[
+                ("JPEGENC_EMU_FAULT", fault),
+                ("AMLJPEG_EXPECT", kind),
+                ("JPEGENC_EMU_MPIXPS", "0"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn fault_child() {
+    let Ok(expect) = std::env::var("AMLJPEG_EXPECT") else {
+        return;
+    };
+    let img = load_rgb("chelsea.png");
+    let mut enc = hardware();
+    enc.set_timeout(Some(Duration::from_millis(300)));
+    let fault = std::env::var("JPEGENC_EMU_FAULT").unwrap();
+    let Err(err) = encode(&mut enc, &img, PixelFormat::Nv12, 90) else {
+        panic!("{fault}: the fault did not show")
+    };
+    assert_eq!(format!("{:?}", err.kind()), expect, "{err}");
+    for _ in 0..2 {
+        let jpeg = encode(&mut enc, &img, PixelFormat::Nv12, 90).expect("the next frame works");
+        assert!(psnr(&decode_rgb(&jpeg).pixels, &img.pixels) > 30.0);
+    }
+}
+
+#[test]
+fn auto_rides_out_faults() {
+    for fault in ["hang@1", "corrupt@1", "hang", "corrupt", "overflow", "busy"] {
+        in_emulator(
+            "auto_fault_child",
+            &[
+                ("JPEGENC_EMU_FAULT", fault),
+                ("JPEGENC_EMU_MPIXPS", "0"),
+                ("AML_JPEG_TIMEOUT_MS", "200"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn auto_fault_child() {
+    if std::env::var_os("AMLJPEG_IN_EMULATOR").is_none() {
+        return;
+    }
+    let fault = std::env::var("JPEGENC_EMU_FAULT").unwrap();
+    let img = load_rgb("coffee.png");
+    let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+    for _ in 0..3 {
+        let jpeg = encode(&mut auto, &img, PixelFormat::Rgb24, 90).unwrap();
+        assert!(psnr(&decode_rgb(&jpeg).pixels, &img.pixels) > 30.0);
+    }
+    // A fault on the first job only: the retry on a fresh session is hardware.
+    let want = if fault.ends_with("@1") {
+        Backend::Hardware
+    } else {
+        Backend::Software
+    };
+    assert_eq!(auto.last_backend(), Some(want), "{fault}");
+    if fault == "busy" {
+        // HARDWARE waits for its timeout, then reports busy.
+        let mut hw = Encoder::open(None, BackendChoice::Hardware).unwrap();
+        hw.set_timeout(Some(Duration::from_millis(100)));
+        assert_eq!(
+            encode(&mut hw, &img, PixelFormat::Rgb24, 90)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Busy
+        );
+    }
+}
+
+/// Starts this test binary's `holder` in another process on the same emulated device and
+/// waits until it holds the device.
+fn start_holder(mode: &str) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["holder", "--exact", "--nocapture", "--test-threads=1"])
+        .env("AMLJPEG_HOLD", mode)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.unwrap().contains("holding")),
+        "the holder never took the device"
+    );
+    child
+}
+
+#[test]
+fn holder() {
+    let Ok(mode) = std::env::var("AMLJPEG_HOLD") else {
+        return;
+    };
+    let img = synthetic(640, 480);
+    let mut enc = hardware();
+    encode(&mut enc, &img, PixelFormat::Nv12, 80).unwrap();
+    println!("holding");
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        if mode == "loop" {
+            encode(&mut enc, &img, PixelFormat::Nv12, 80).unwrap();
+        } else {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn two_processes_contend_for_the_device() {
+    if !in_emulator("two_processes_contend_for_the_device", &[]) {
+        return;
+    }
+    let img = synthetic(128, 96);
+    let mut holder = start_holder("hold");
+    let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+    encode(&mut auto, &img, PixelFormat::Nv12, 80).unwrap();
+    assert_eq!(
+        auto.last_backend(),
+        Some(Backend::Software),
+        "the other process has the device"
+    );
+    let mut hw = hardware();
+    hw.set_timeout(Some(Duration::from_millis(100)));
+    assert_eq!(
+        encode(&mut hw, &img, PixelFormat::Nv12, 80)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Busy
+    );
+    holder.wait().unwrap();
+    // Once it is gone, HARDWARE gets the device; AUTO after its back-off too.
+    hw.set_timeout(None);
+    encode(&mut hw, &img, PixelFormat::Nv12, 80).unwrap();
+    hw.release();
+    std::thread::sleep(Duration::from_millis(600));
+    encode(&mut auto, &img, PixelFormat::Nv12, 80).unwrap();
+    assert_eq!(auto.last_backend(), Some(Backend::Hardware));
+}
+
+#[test]
+fn a_client_killed_mid_encode_leaves_the_device_usable() {
+    if !in_emulator(
+        "a_client_killed_mid_encode_leaves_the_device_usable",
+        &[("JPEGENC_EMU_MPIXPS", "20")],
+    ) {
+        return;
+    }
+    let mut holder = start_holder("loop");
+    std::thread::sleep(Duration::from_millis(50));
+    holder.kill().unwrap(); // SIGKILL, most likely while a job runs
+    holder.wait().unwrap();
+    let img = synthetic(320, 240);
+    let mut hw = hardware();
+    let jpeg = encode(&mut hw, &img, PixelFormat::Nv12, 80).unwrap();
+    assert!(
+        psnr(&decode_rgb(&jpeg).pixels, &img.pixels)
+            > software_psnr(&img, PixelFormat::Nv12, 80) - 1.0
+    );
 }

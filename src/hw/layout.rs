@@ -17,7 +17,9 @@ pub fn hardware_format(format: PixelFormat) -> u32 {
         PixelFormat::Nv21 => fmt::NV21,
         PixelFormat::I420 => fmt::YUV420,
         PixelFormat::Yuyv => fmt::YUV422_SINGLE,
-        PixelFormat::Rgb24 | PixelFormat::Bgr24 | PixelFormat::Rgba32 | PixelFormat::Bgra32 => fmt::RGB888_PLANE,
+        PixelFormat::Rgb24 | PixelFormat::Bgr24 | PixelFormat::Rgba32 | PixelFormat::Bgra32 => {
+            fmt::RGB888_PLANE
+        }
     }
 }
 
@@ -61,7 +63,17 @@ impl InputLayout {
             }
             other => unreachable!("no layout for hardware format {other}"),
         };
-        InputLayout { format, width, height, padded_width: pw, padded_height: ph, stride, chroma_stride, plane_offsets, extent }
+        InputLayout {
+            format,
+            width,
+            height,
+            padded_width: pw,
+            padded_height: ph,
+            stride,
+            chroma_stride,
+            plane_offsets,
+            extent,
+        }
     }
 }
 
@@ -90,7 +102,11 @@ pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
         PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::Gray8 | PixelFormat::I420 => {
             let (luma, rest) = dst.split_at_mut(l.plane_offsets[1]);
             for y in 0..h {
-                put_row(&mut luma[y * l.stride..y * l.stride + pw], frame.row(0, y), 1);
+                put_row(
+                    &mut luma[y * l.stride..y * l.stride + pw],
+                    frame.row(0, y),
+                    1,
+                );
             }
             replicate_rows(luma, l.stride, pw, h, ph);
             match frame.format() {
@@ -107,7 +123,11 @@ pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
                 }
                 _ => {
                     for y in 0..ch {
-                        put_row(&mut rest[y * l.stride..y * l.stride + 2 * pcw], frame.row(1, y), 2);
+                        put_row(
+                            &mut rest[y * l.stride..y * l.stride + 2 * pcw],
+                            frame.row(1, y),
+                            2,
+                        );
                     }
                     replicate_rows(rest, l.stride, 2 * pcw, ch, pch);
                 }
@@ -115,7 +135,11 @@ pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
         }
         PixelFormat::Yuyv => {
             for y in 0..h {
-                put_row(&mut dst[y * l.stride..y * l.stride + 2 * pw], frame.row(0, y), 4);
+                put_row(
+                    &mut dst[y * l.stride..y * l.stride + 2 * pw],
+                    frame.row(0, y),
+                    4,
+                );
             }
             replicate_rows(dst, l.stride, 2 * pw, h, ph);
         }
@@ -130,7 +154,11 @@ pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
             let (g_plane, b_plane) = rest.split_at_mut(plane);
             for y in 0..h {
                 let src = frame.row(0, y);
-                let (r, g, b) = (&mut r_plane[y * s..y * s + pw], &mut g_plane[y * s..y * s + pw], &mut b_plane[y * s..y * s + pw]);
+                let (r, g, b) = (
+                    &mut r_plane[y * s..y * s + pw],
+                    &mut g_plane[y * s..y * s + pw],
+                    &mut b_plane[y * s..y * s + pw],
+                );
                 for (x, px) in src.chunks_exact(bpp).enumerate() {
                     r[x] = px[order[0]];
                     g[x] = px[order[1]];
@@ -157,10 +185,37 @@ pub fn pad_in_place(format: PixelFormat, l: &InputLayout, area: &mut [u8]) {
         PixelFormat::Yuyv => vec![(0, l.stride, w.div_ceil(2) * 4, 2 * pw, 4, h, ph)],
         PixelFormat::I420 => vec![
             (0, l.stride, w, pw, 1, h, ph),
-            (l.plane_offsets[1], l.chroma_stride, w.div_ceil(2), pw / 2, 1, h.div_ceil(2), ph / 2),
-            (l.plane_offsets[2], l.chroma_stride, w.div_ceil(2), pw / 2, 1, h.div_ceil(2), ph / 2),
+            (
+                l.plane_offsets[1],
+                l.chroma_stride,
+                w.div_ceil(2),
+                pw / 2,
+                1,
+                h.div_ceil(2),
+                ph / 2,
+            ),
+            (
+                l.plane_offsets[2],
+                l.chroma_stride,
+                w.div_ceil(2),
+                pw / 2,
+                1,
+                h.div_ceil(2),
+                ph / 2,
+            ),
         ],
-        _ => vec![(0, l.stride, w, pw, 1, h, ph), (l.plane_offsets[1], l.stride, w.div_ceil(2) * 2, pw, 2, h.div_ceil(2), ph / 2)],
+        _ => vec![
+            (0, l.stride, w, pw, 1, h, ph),
+            (
+                l.plane_offsets[1],
+                l.stride,
+                w.div_ceil(2) * 2,
+                pw,
+                2,
+                h.div_ceil(2),
+                ph / 2,
+            ),
+        ],
     };
     for (offset, stride, used, padded, unit, rows, padded_rows) in planes {
         let plane = &mut area[offset..];
@@ -187,11 +242,17 @@ mod tests {
         assert_eq!(l.plane_offsets[1], 480 * 304);
         assert_eq!(l.extent, 480 * 304 * 3 / 2);
         let l = InputLayout::new(fmt::YUV420, 451, 300);
-        assert_eq!((l.stride, l.chroma_stride, l.plane_offsets), (512, 256, [0, 512 * 304, 512 * 304 * 5 / 4]));
+        assert_eq!(
+            (l.stride, l.chroma_stride, l.plane_offsets),
+            (512, 256, [0, 512 * 304, 512 * 304 * 5 / 4])
+        );
         let l = InputLayout::new(fmt::YUV422_SINGLE, 451, 300);
         assert_eq!(l.stride, 928);
         let l = InputLayout::new(fmt::RGB888_PLANE, 17, 3);
-        assert_eq!((l.stride, l.plane_offsets[2], l.extent), (32, 2 * 32 * 16, 3 * 32 * 16));
+        assert_eq!(
+            (l.stride, l.plane_offsets[2], l.extent),
+            (32, 2 * 32 * 16, 3 * 32 * 16)
+        );
     }
 
     #[test]
@@ -215,7 +276,11 @@ mod tests {
     fn in_place_padding_equals_laid_out_padding() {
         for format in [PixelFormat::Nv12, PixelFormat::I420, PixelFormat::Yuyv] {
             let (w, h) = (19, 7);
-            let data: Vec<u8> = (0..crate::format::FrameLayout::new(format, w, h, 0).unwrap().min_len).map(|i| (i * 13) as u8).collect();
+            let data: Vec<u8> = (0..crate::format::FrameLayout::new(format, w, h, 0)
+                .unwrap()
+                .min_len)
+                .map(|i| (i * 13) as u8)
+                .collect();
             let frame = Frame::new(&data, w, h, 0, format).unwrap();
             let l = InputLayout::new(hardware_format(format), w as usize, h as usize);
             let mut laid = vec![0; l.extent];
@@ -246,7 +311,10 @@ mod tests {
         let mut dst = vec![0; l.extent];
         write_frame(&frame, &l, &mut dst);
         let p = l.plane_offsets;
-        assert_eq!((&dst[..3], &dst[p[1]..p[1] + 3], &dst[p[2]..p[2] + 3]), (&[10, 40, 40][..], &[20, 50, 50][..], &[30, 60, 60][..]));
+        assert_eq!(
+            (&dst[..3], &dst[p[1]..p[1] + 3], &dst[p[2]..p[2] + 3]),
+            (&[10, 40, 40][..], &[20, 50, 50][..], &[30, 60, 60][..])
+        );
         assert_eq!(&dst[15 * 32..15 * 32 + 2], &[10, 40]);
     }
 }

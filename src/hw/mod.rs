@@ -42,7 +42,11 @@ pub fn shared(path: &Path) -> SharedDevice {
     if let Some((_, d)) = devices.iter().find(|(p, _)| p == path) {
         return d.clone();
     }
-    let d = Arc::new(Mutex::new(Device { path: path.to_path_buf(), session: None, busy_until: None }));
+    let d = Arc::new(Mutex::new(Device {
+        path: path.to_path_buf(),
+        session: None,
+        busy_until: None,
+    }));
     devices.push((path.to_path_buf(), d.clone()));
     d
 }
@@ -53,7 +57,10 @@ impl Device {
     pub fn session(&mut self, wait_until: Option<Instant>) -> Result<&mut Session> {
         if self.session.is_none() {
             if wait_until.is_none() && self.busy_until.is_some_and(|t| Instant::now() < t) {
-                return Err(Error::new(ErrorKind::Busy, format!("{} is in use by another process", self.path.display())));
+                return Err(Error::new(
+                    ErrorKind::Busy,
+                    format!("{} is in use by another process", self.path.display()),
+                ));
             }
             loop {
                 match Session::open(&self.path) {
@@ -63,7 +70,9 @@ impl Device {
                         break;
                     }
                     Err(e) if e.kind() == ErrorKind::Busy => match wait_until {
-                        Some(t) if Instant::now() + BUSY_RETRY < t => std::thread::sleep(BUSY_RETRY),
+                        Some(t) if Instant::now() + BUSY_RETRY < t => {
+                            std::thread::sleep(BUSY_RETRY)
+                        }
                         _ => {
                             self.busy_until = Some(Instant::now() + BUSY_BACKOFF);
                             return Err(e);

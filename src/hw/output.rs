@@ -61,7 +61,12 @@ pub fn check_header(buf: &[u8]) -> Result<HeaderInfo> {
     if !(1..=2).contains(&h) || !(1..=2).contains(&v) || sof[14] != 0x11 || sof[17] != 0x11 {
         return Err(bad("the driver's header declares unexpected sampling"));
     }
-    Ok(HeaderInfo { width, height, h, v })
+    Ok(HeaderInfo {
+        width,
+        height,
+        h,
+        v,
+    })
 }
 
 /// The position of the first marker (an 0xFF not followed by a stuffed 0x00 or fill 0xFF) in
@@ -82,7 +87,10 @@ fn first_marker(data: &[u8]) -> Option<usize> {
 
 /// Whether `[HEADER_LEN, end)` is entropy data ending in EOI, with no other marker in it.
 fn ends_with_eoi(buf: &[u8], end: usize) -> bool {
-    end >= HEADER_LEN + 2 && end <= buf.len() && buf[end - 2..end] == [0xFF, 0xD9] && first_marker(&buf[HEADER_LEN..end]) == Some(end - 2 - HEADER_LEN)
+    end >= HEADER_LEN + 2
+        && end <= buf.len()
+        && buf[end - 2..end] == [0xFF, 0xD9]
+        && first_marker(&buf[HEADER_LEN..end]) == Some(end - 2 - HEADER_LEN)
 }
 
 /// Finds the JPEG's end. `buf` is the bitstream buffer (its usable capacity), `size` what
@@ -93,17 +101,26 @@ pub fn resolve(buf: &[u8], size: usize, known: Option<SizeRule>) -> Result<Resol
         return Err(bad("the encoder produced no output"));
     }
     if size.saturating_add(HEADER_LEN) >= cap {
-        return Err(bad(format!("output of {size} bytes overflows the {cap}-byte bitstream buffer")));
+        return Err(bad(format!(
+            "output of {size} bytes overflows the {cap}-byte bitstream buffer"
+        )));
     }
     let header = check_header(buf)?;
     let candidates: Vec<(SizeRule, usize)> = match known {
         Some(SizeRule::Total) => vec![(SizeRule::Total, size)],
         Some(SizeRule::Payload) => vec![(SizeRule::Payload, size + HEADER_LEN)],
-        None => vec![(SizeRule::Payload, size + HEADER_LEN), (SizeRule::Total, size)],
+        None => vec![
+            (SizeRule::Payload, size + HEADER_LEN),
+            (SizeRule::Total, size),
+        ],
     };
     for &(rule, end) in &candidates {
         if ends_with_eoi(buf, end) {
-            return Ok(Resolved { len: end, append_eoi: false, rule: Some(rule) });
+            return Ok(Resolved {
+                len: end,
+                append_eoi: false,
+                rule: Some(rule),
+            });
         }
     }
     // No EOI where the register says the data ends: the microcode wrote none (or this is not
@@ -115,10 +132,16 @@ pub fn resolve(buf: &[u8], size: usize, known: Option<SizeRule>) -> Result<Resol
             if end + 2 > cap {
                 return Err(bad("no room to append EOI"));
             }
-            return Ok(Resolved { len: end + 2, append_eoi: true, rule: Some(rule) });
+            return Ok(Resolved {
+                len: end + 2,
+                append_eoi: true,
+                rule: Some(rule),
+            });
         }
     }
-    Err(bad(format!("the entropy data ends at {scan_end}, not where GET_OUTPUT_SIZE ({size}) says")))
+    Err(bad(format!(
+        "the entropy data ends at {scan_end}, not where GET_OUTPUT_SIZE ({size}) says"
+    )))
 }
 
 /// A Huffman decoding table (JPEG Annex C/F: per code length, the first code and value index).
@@ -142,7 +165,11 @@ impl Huffman {
             code <<= 1;
         }
         max_code[17] = i32::MAX;
-        Huffman { max_code, val_offset, values: values.to_vec() }
+        Huffman {
+            max_code,
+            val_offset,
+            values: values.to_vec(),
+        }
     }
 }
 
@@ -157,7 +184,10 @@ struct Bits<'a> {
 impl Bits<'_> {
     fn bit(&mut self) -> Result<u32> {
         if self.count == 0 {
-            let byte = *self.data.get(self.pos).ok_or_else(|| bad("the entropy data is cut short"))?;
+            let byte = *self
+                .data
+                .get(self.pos)
+                .ok_or_else(|| bad("the entropy data is cut short"))?;
             self.pos += 1;
             if byte == 0xFF {
                 if self.data.get(self.pos) != Some(&0) {
@@ -196,9 +226,13 @@ fn huffman_tables(header: &[u8]) -> Result<[Huffman; 4]> {
     let mut at = 140;
     let mut tables = Vec::new();
     for _ in 0..4 {
-        let bits = header.get(at + 1..at + 17).ok_or_else(|| bad("truncated DHT"))?;
+        let bits = header
+            .get(at + 1..at + 17)
+            .ok_or_else(|| bad("truncated DHT"))?;
         let n: usize = bits.iter().map(|&b| b as usize).sum();
-        let values = header.get(at + 17..at + 17 + n).ok_or_else(|| bad("truncated DHT"))?;
+        let values = header
+            .get(at + 17..at + 17 + n)
+            .ok_or_else(|| bad("truncated DHT"))?;
         tables.push(Huffman::new(bits, values));
         at += 17 + n;
     }
@@ -211,10 +245,19 @@ pub fn scan_length(data: &[u8], header: &[u8], info: HeaderInfo) -> Result<usize
     let [dc0, dc1, ac0, ac1] = huffman_tables(header)?;
     let mcus = info.width.div_ceil(8 * info.h) * info.height.div_ceil(8 * info.v);
     let luma_blocks = info.h * info.v;
-    let mut bits = Bits { data, pos: 0, acc: 0, count: 0 };
+    let mut bits = Bits {
+        data,
+        pos: 0,
+        acc: 0,
+        count: 0,
+    };
     for _ in 0..mcus {
         for block in 0..luma_blocks + 2 {
-            let (dc, ac) = if block < luma_blocks { (&dc0, &ac0) } else { (&dc1, &ac1) };
+            let (dc, ac) = if block < luma_blocks {
+                (&dc0, &ac0)
+            } else {
+                (&dc1, &ac1)
+            };
             let size = bits.decode(dc)?;
             if size > 11 {
                 return Err(bad("an invalid DC size in the entropy data"));
@@ -260,7 +303,9 @@ mod tests {
             h[at + 17] = 0;
             at += 18;
         }
-        h[SOF_OFFSET..SOF_OFFSET + 19].copy_from_slice(&[0xFF, 0xC0, 0, 17, 8, 0, 16, 0, 16, 3, 0, 0x22, 0, 1, 0x11, 1, 2, 0x11, 1]);
+        h[SOF_OFFSET..SOF_OFFSET + 19].copy_from_slice(&[
+            0xFF, 0xC0, 0, 17, 8, 0, 16, 0, 16, 3, 0, 0x22, 0, 1, 0x11, 1, 2, 0x11, 1,
+        ]);
         h[SOS_OFFSET..SOS_OFFSET + 2].copy_from_slice(&[0xFF, 0xDA]);
         h
     }
@@ -283,7 +328,14 @@ mod tests {
         let b = buffer(&SCAN, true, 4096);
         let payload = SCAN.len() + 2;
         let r = resolve(&b, payload, None).unwrap();
-        assert_eq!(r, Resolved { len: HEADER_LEN + payload, append_eoi: false, rule: Some(SizeRule::Payload) });
+        assert_eq!(
+            r,
+            Resolved {
+                len: HEADER_LEN + payload,
+                append_eoi: false,
+                rule: Some(SizeRule::Payload)
+            }
+        );
         let r = resolve(&b, HEADER_LEN + payload, None).unwrap();
         assert_eq!(r.rule, Some(SizeRule::Total));
         assert_eq!(r.len, HEADER_LEN + payload);
@@ -293,7 +345,14 @@ mod tests {
     fn without_eoi_the_scan_is_walked() {
         let b = buffer(&SCAN, false, 4096);
         let r = resolve(&b, SCAN.len(), None).unwrap();
-        assert_eq!(r, Resolved { len: HEADER_LEN + 4, append_eoi: true, rule: Some(SizeRule::Payload) });
+        assert_eq!(
+            r,
+            Resolved {
+                len: HEADER_LEN + 4,
+                append_eoi: true,
+                rule: Some(SizeRule::Payload)
+            }
+        );
         let r = resolve(&b, HEADER_LEN + SCAN.len(), None).unwrap();
         assert_eq!(r.rule, Some(SizeRule::Total));
     }
@@ -305,7 +364,10 @@ mod tests {
         assert!(resolve(&b, 4096 - HEADER_LEN, None).is_err(), "overflow");
         assert!(resolve(&b, 3, None).is_err(), "EOI not where the size says");
         let mut garbage = buffer(&[0x12, 0xFF, 0x34, 0x56], false, 4096);
-        assert!(resolve(&garbage, 4, None).is_err(), "a marker inside the scan");
+        assert!(
+            resolve(&garbage, 4, None).is_err(),
+            "a marker inside the scan"
+        );
         garbage[0] = 0;
         assert!(resolve(&garbage, 4, None).is_err(), "no SOI");
         // A stale EOI past the real end must not be taken for it.

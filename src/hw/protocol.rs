@@ -88,6 +88,9 @@ mod tests {
         assert_eq!(GET_BUFFINFO, 0x4004_450c);
         assert_eq!(GET_DEVINFO, 0x4004_45f0);
         assert_eq!(nix::request_code_write!(b'E', 0x0c, 4) as u32, GET_BUFFINFO);
-        assert_eq!(nix::request_code_write!(b'J', 0xf0, 4) as u32, J_GET_DEVINFO);
+        assert_eq!(
+            nix::request_code_write!(b'J', 0xf0, 4) as u32,
+            J_GET_DEVINFO
+        );
     }
 }

@@ -15,7 +15,12 @@ pub fn emulator_lib() -> PathBuf {
         }
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo).args(["build", "--release", "-p", "jpegenc-emu"]).current_dir(&root).status().unwrap().success();
+        let ok = Command::new(cargo)
+            .args(["build", "--release", "-p", "jpegenc-emu"])
+            .current_dir(&root)
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "building libjpegenc_emu.so failed");
         root.join("target/release/libjpegenc_emu.so")
     })
@@ -25,7 +30,11 @@ pub fn emulator_lib() -> PathBuf {
 /// A fresh state directory: this test's own device (lock, persisted globals, stats).
 pub fn state_dir() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("amljpeg-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let dir = std::env::temp_dir().join(format!(
+        "amljpeg-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -47,9 +56,16 @@ pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{name} failed in the emulator:\n{text}");
-    assert!(text.contains("1 passed"), "{name} did not run in the child:\n{text}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{name} failed in the emulator:\n{text}"
+    );
+    assert!(
+        text.contains("1 passed"),
+        "{name} did not run in the child:\n{text}"
+    );
     false
 }
 
@@ -57,6 +73,13 @@ pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
 pub fn emu_stat(key: &str) -> u64 {
     let path = std::env::var("JPEGENC_EMU_STATS").expect("inside the emulator");
     let json = std::fs::read_to_string(path).unwrap_or_default();
-    let Some(at) = json.find(&format!("\"{key}\": ")) else { return 0 };
-    json[at + key.len() + 4..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
+    let Some(at) = json.find(&format!("\"{key}\": ")) else {
+        return 0;
+    };
+    json[at + key.len() + 4..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
 }
