@@ -130,7 +130,8 @@
 #define AML_JPEG_FORMAT_YUYV 7
 
 /**
- * 8-bit grey; the JPEG has one component.
+ * 8-bit grey: a one-component JPEG from software; from the hardware (which always codes
+ * three components) a JPEG with neutral chroma.
  */
 #define AML_JPEG_FORMAT_GRAY8 8
 

@@ -59,7 +59,8 @@ pub const AML_JPEG_FORMAT_NV21: c_int = 5;
 pub const AML_JPEG_FORMAT_I420: c_int = 6;
 /// Packed 4:2:2 Y0 U Y1 V.
 pub const AML_JPEG_FORMAT_YUYV: c_int = 7;
-/// 8-bit grey; the JPEG has one component.
+/// 8-bit grey: a one-component JPEG from software; from the hardware (which always codes
+/// three components) a JPEG with neutral chroma.
 pub const AML_JPEG_FORMAT_GRAY8: c_int = 8;
 
 /// Chroma subsampling 4:2:0 (the default).

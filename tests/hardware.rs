@@ -460,12 +460,17 @@ fn two_processes_contend_for_the_device() {
     );
     holder.wait().unwrap();
     // Once it is gone, HARDWARE gets the device; AUTO after its back-off too.
+    drop(auto);
+    let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
     hw.set_timeout(None);
     encode(&mut hw, &img, PixelFormat::Nv12, 80).unwrap();
     hw.release();
-    std::thread::sleep(Duration::from_millis(600));
     encode(&mut auto, &img, PixelFormat::Nv12, 80).unwrap();
     assert_eq!(auto.last_backend(), Some(Backend::Hardware));
+    // Closing every handle gives the device back to the system.
+    drop((auto, hw));
+    let mut other = start_holder("hold");
+    other.wait().unwrap();
 }
 
 #[test]

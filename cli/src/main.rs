@@ -139,19 +139,38 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Info { device } => {
-            let encoder =
+            let mut encoder =
                 Encoder::open(device.as_deref(), BackendChoice::Auto).map_err(|e| e.to_string())?;
             println!("amljpeg {}", env!("CARGO_PKG_VERSION"));
             println!("device: {}", encoder.device().display());
-            println!(
-                "software backend: {}",
-                if cfg!(feature = "software") {
-                    "libjpeg-turbo"
-                } else {
-                    "not built"
+            let software = if cfg!(feature = "software") {
+                "libjpeg-turbo"
+            } else {
+                "not built"
+            };
+            println!("software backend: {software}");
+            match encoder.device_info() {
+                Ok(Some(info)) => {
+                    let b = &info.buffers;
+                    println!(
+                        "hardware: {} ({}-generation driver)",
+                        info.soc, info.generation
+                    );
+                    println!(
+                        "buffer level: up to {}x{}; reserved {} bytes, input area {} bytes, bitstream buffer {} bytes",
+                        info.max_width, info.max_height, b.total, b.input.len(), b.bitstream.len()
+                    );
+                    println!(
+                        "backend for AUTO: hardware (4:2:0, 4:2:2 up to {}x{}), software otherwise",
+                        info.max_width, info.max_height
+                    );
                 }
-            );
-            println!("backend for AUTO: software (no hardware encoder available)");
+                Ok(None) => println!("backend for AUTO: software"),
+                Err(e) => {
+                    println!("hardware: unavailable ({e})");
+                    println!("backend for AUTO: software");
+                }
+            }
             Ok(())
         }
     }

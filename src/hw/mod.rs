@@ -14,7 +14,7 @@ use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::{Mutex, RawMutex};
 use session::Session;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// How long AUTO leaves the device alone after another process was found holding it.
@@ -34,20 +34,26 @@ pub type SharedDevice = Arc<Mutex<Device>>;
 /// Exclusive use of the device, held while a JPEG lives in its buffer.
 pub type Lease = ArcMutexGuard<RawMutex, Device>;
 
-/// The shared device for `path` (one per path per process). The registry keeps the path
-/// beside the mutex: looking a device up must never wait for a handle that holds it.
+/// The shared device for `path`: one per path per process while any handle uses it. The
+/// last handle to go closes the device, so other processes can have it. The registry keeps
+/// the path beside the mutex: looking a device up must never wait for a handle holding it.
 pub fn shared(path: &Path) -> SharedDevice {
-    static DEVICES: Mutex<Vec<(PathBuf, SharedDevice)>> = Mutex::new(Vec::new());
+    static DEVICES: Mutex<Vec<(PathBuf, Weak<Mutex<Device>>)>> = Mutex::new(Vec::new());
     let mut devices = DEVICES.lock();
-    if let Some((_, d)) = devices.iter().find(|(p, _)| p == path) {
-        return d.clone();
+    devices.retain(|(_, d)| d.strong_count() > 0);
+    if let Some(d) = devices
+        .iter()
+        .find(|(p, _)| p == path)
+        .and_then(|(_, d)| d.upgrade())
+    {
+        return d;
     }
     let d = Arc::new(Mutex::new(Device {
         path: path.to_path_buf(),
         session: None,
         busy_until: None,
     }));
-    devices.push((path.to_path_buf(), d.clone()));
+    devices.push((path.to_path_buf(), Arc::downgrade(&d)));
     d
 }
 
