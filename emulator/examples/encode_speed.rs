@@ -4,9 +4,13 @@ use jpegenc_emu::input;
 use std::time::Instant;
 
 fn main() {
+    let format: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
     for (w, h) in [(640usize, 480usize), (1280, 720), (1920, 1080)] {
         // A smooth photo-like frame (NV12): gradients with texture.
-        let mut src = vec![0u8; input::extent(3, w, h)];
+        let mut src = vec![0u8; input::extent(format, w, h)];
         let stride = w.div_ceil(32) * 32;
         for (i, b) in src.iter_mut().enumerate() {
             let (x, y) = (i % stride, i / stride);
@@ -24,7 +28,7 @@ fn main() {
         let n = 20;
         let mut bytes = 0;
         for _ in 0..n {
-            let p = input::read(&src, 3, w, h, true);
+            let p = input::read(&src, format, w, h, true);
             let y = Plane {
                 data: &p.y,
                 stride: p.luma_width,

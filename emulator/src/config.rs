@@ -66,6 +66,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// CONFIG_INIT's power-up time.
     pub init_delay: Duration,
+    /// The encoder process (`jpegenc-emu-hw`); None: encode on a thread of this process.
+    pub encoder_process: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -83,6 +85,7 @@ impl Default for Config {
             log: false,
             state_dir: std::env::temp_dir(),
             init_delay: Duration::from_millis(10),
+            encoder_process: None,
         }
     }
 }
@@ -195,6 +198,13 @@ impl Config {
         }
         c.stats_path = var("JPEGENC_EMU_STATS")
             .map(|p| PathBuf::from(p.replace("%p", &std::process::id().to_string())));
+        // The encoder process: `$JPEGENC_EMU_HW` (a path, or "thread" for none), else the
+        // helper beside this library.
+        c.encoder_process = match var("JPEGENC_EMU_HW") {
+            Some(v) if v == "thread" => None,
+            Some(v) => Some(PathBuf::from(v)),
+            None => crate::hwproc::find_helper(),
+        };
         if let Some(v) = var("JPEGENC_EMU_STATE_DIR") {
             c.state_dir = PathBuf::from(v);
         }

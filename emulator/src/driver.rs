@@ -6,10 +6,12 @@
 //! eventfd in semaphore mode whose count is the driver's ready counter.
 
 use crate::config::{Config, FaultKind, OutputSize};
-use crate::encoder::{self, McuLayout, Plane};
+use crate::hardware::{self, HwJob, NO_INPUT};
 use crate::header::{self, HEADER_LEN};
+use crate::hwproc::HwProcess;
 use crate::input::{self, fmt};
 use crate::levels::{self, Level};
+use crate::memory::Memory;
 use crate::stats::Stats;
 use crate::tables;
 use parking_lot::{Condvar, Mutex};
@@ -126,77 +128,6 @@ impl Globals {
     }
 }
 
-/// The reserved block, shared with clients through a memfd.
-struct Memory {
-    fd: OwnedFd,
-    ptr: *mut u8,
-    len: usize,
-}
-
-// SAFETY: the mapping is plain shared memory; all access goes through raw copies that tolerate
-// concurrent writers, as DMA does.
-unsafe impl Send for Memory {}
-// SAFETY: as above.
-unsafe impl Sync for Memory {}
-
-impl Memory {
-    fn new(len: usize) -> Result<Memory, Errno> {
-        // SAFETY: memfd_create with a static NUL-terminated name.
-        let raw = unsafe { libc::memfd_create(c"jpegenc-emu".as_ptr(), libc::MFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(errno());
-        }
-        // SAFETY: `raw` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: valid descriptor; length fits off_t for every level.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
-            return Err(errno());
-        }
-        // SAFETY: mapping `len` bytes of a memfd of that size.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(errno());
-        }
-        Ok(Memory {
-            fd,
-            ptr: ptr.cast(),
-            len,
-        })
-    }
-
-    /// Copies `[start, start + out.len())` out; bytes beyond the block read as zero.
-    fn read(&self, start: usize, out: &mut [u8]) {
-        let n = out.len().min(self.len.saturating_sub(start));
-        // SAFETY: `start + n <= len`; the source is our live mapping.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(start), out.as_mut_ptr(), n) };
-        out[n..].fill(0);
-    }
-
-    /// Writes `data` at `start`, clipped to the block; returns the bytes written.
-    fn write(&self, start: usize, data: &[u8]) -> usize {
-        let n = data.len().min(self.len.saturating_sub(start));
-        // SAFETY: `start + n <= len`.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(start), n) };
-        n
-    }
-}
-
-impl Drop for Memory {
-    fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
-    }
-}
-
 fn errno() -> Errno {
     std::io::Error::last_os_error()
         .raw_os_error()
@@ -248,14 +179,20 @@ struct State {
     /// The last accepted MFDIN setup (format, 4:2:0), reused when NEW_CMD's format is rejected.
     mfdin: (u32, bool),
     stats: Stats,
-    /// The input area as the hardware sees it (strict cache model): updated only by cleans.
-    device_view: Vec<u8>,
+}
+
+/// The reserved block, and the input area as the hardware last saw it (the strict cache
+/// model: updated only by cleans).
+#[derive(Clone)]
+struct Memories {
+    live: Arc<Memory>,
+    view: Arc<Memory>,
 }
 
 struct Inner {
     config: Config,
     level: Option<Level>,
-    memory: Mutex<Option<Arc<Memory>>>,
+    memory: Mutex<Option<Memories>>,
     state: Mutex<State>,
     /// Signalled when stage changes, for tests that wait on it.
     changed: Condvar,
@@ -287,7 +224,6 @@ impl Driver {
                     ioctl_counts: Default::default(),
                     mfdin: (fmt::YUV422_SINGLE, true),
                     stats: Stats::default(),
-                    device_view: Vec::new(),
                 }),
                 changed: Condvar::new(),
                 jobs: Mutex::new(None),
@@ -338,14 +274,23 @@ impl Driver {
         let _ = std::fs::write(self.state_file("state"), g.encode());
     }
 
-    fn memory(&self) -> Result<Arc<Memory>, Errno> {
+    fn memories(&self) -> Result<Memories, Errno> {
         let mut slot = self.inner.memory.lock();
         if let Some(m) = &*slot {
             return Ok(m.clone());
         }
-        let m = Arc::new(Memory::new(self.inner.config.reserve as usize)?);
+        let reserve = self.inner.config.reserve as usize;
+        let input_start = self.inner.level.map_or(0, |l| l.input_start as usize);
+        let m = Memories {
+            live: Arc::new(Memory::new(c"jpegenc-emu", reserve)?),
+            view: Arc::new(Memory::new(c"jpegenc-emu-view", reserve - input_start)?),
+        };
         *slot = Some(m.clone());
         Ok(m)
+    }
+
+    fn memory(&self) -> Result<Arc<Memory>, Errno> {
+        Ok(self.memories()?.live)
     }
 
     /// Opens the device: returns a descriptor of the reserved memory for the client to own,
@@ -672,24 +617,23 @@ impl Driver {
         st.stats.flush_bytes += (end - start) as u64;
         let input = buf != 1;
         if clean && input {
-            self.clean_input(st, level, start as usize, end as usize);
+            self.clean_input(level, start as usize, end as usize);
         }
     }
 
     /// CPU→device clean of `[start, end)` of the input area: the hardware sees those bytes now.
-    fn clean_input(&self, st: &mut State, level: Level, start: usize, end: usize) {
+    fn clean_input(&self, level: Level, start: usize, end: usize) {
         if !self.inner.config.strict_cache {
             return;
         }
-        let Ok(memory) = self.memory() else { return };
-        let base = level.input_start as usize;
-        let view_len = (self.inner.config.reserve as usize).saturating_sub(base);
-        if st.device_view.len() != view_len {
-            st.device_view = vec![0; view_len];
-        }
-        let end = end.min(view_len);
+        let Ok(m) = self.memories() else { return };
         if start < end {
-            memory.read(base + start, &mut st.device_view[start..end]);
+            m.view.copy_from(
+                start,
+                &m.live,
+                level.input_start as usize + start,
+                end - start,
+            );
         }
     }
 
@@ -770,7 +714,7 @@ impl Driver {
         let input_base = if mem_type == 0 {
             if need_flush & 0xFF != 0 {
                 st.stats.flush_bytes += size as u64;
-                self.clean_input(st, level, offset as usize, offset as usize + size as usize);
+                self.clean_input(level, offset as usize, offset as usize + size as usize);
             }
             if offset % 8 != 0 {
                 self.hazard(st, format!("input offset {offset:#x} is not 8-byte aligned (canvas addresses round up)"));
@@ -816,13 +760,22 @@ impl Driver {
         let sender = jobs.get_or_insert_with(|| {
             let (tx, rx) = std::sync::mpsc::channel::<Job>();
             let weak = Arc::downgrade(&self.inner);
+            // The encoder runs in its own process when the helper is there (the client's CPU
+            // time is then its own, as on the board), else on this thread.
+            let mut process = self.inner.config.encoder_process.as_ref().and_then(|helper| {
+                let m = self.memories().ok()?;
+                HwProcess::spawn(helper, &m.live, &m.view)
+                    .map_err(|e| eprintln!("jpegenc-emu: cannot start {}: {e}; encoding in-process", helper.display()))
+                    .ok()
+            });
             std::thread::Builder::new()
                 .name("jpegenc-hw".into())
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
                         let Some(inner) = weak.upgrade() else { break };
                         // A bug in the model must not stop the hardware thread for good.
-                        let run = std::panic::AssertUnwindSafe(|| Driver { inner }.run_job(job));
+                        let run = std::panic::AssertUnwindSafe(|| Driver { inner }.run_job(job, &mut process));
+
                         if std::panic::catch_unwind(run).is_err() {
                             eprintln!("jpegenc-emu: internal error in the encoder model; the job never completes");
                         }
@@ -846,7 +799,7 @@ impl Driver {
     }
 
     /// The encoder hardware: read the input, encode, take the modelled time, then complete.
-    fn run_job(&self, job: Job) {
+    fn run_job(&self, job: Job, process: &mut Option<HwProcess>) {
         let cfg = &self.inner.config;
         let level = self.inner.level.expect("jobs imply a level");
         if cfg.stages_visible && !self.interrupt(job.generation, stage::START) {
@@ -854,68 +807,38 @@ impl Driver {
         }
         let (w, h) = (job.width as usize, job.height as usize);
         let (pw, ph) = (input::align(w, 16), input::align(h, 16));
-        let extent = input::extent(job.input_format, w, h);
-        let Ok(memory) = self.memory() else { return };
-        let mut source = vec![0u8; extent];
-        let mut stale = false;
-        if let Some(base) = job.input_base {
-            memory.read(base, &mut source);
-            if cfg.strict_cache {
-                let st = self.inner.state.lock();
-                let rel = base - level.input_start as usize;
-                let mut seen = vec![0u8; extent];
-                let avail = st.device_view.len().saturating_sub(rel).min(extent);
-                seen[..avail].copy_from_slice(&st.device_view[rel..rel + avail]);
-                stale = seen != source;
-                source = seen;
-            }
-        }
-        let payload = if w == 0 || h == 0 {
-            Vec::new()
-        } else {
-            let planes = input::read(&source, job.input_format, w, h, job.mfdin_420);
-            let layout = if job.mfdin_420 {
-                McuLayout { h: 2, v: 2 }
-            } else {
-                McuLayout { h: 2, v: 1 }
-            };
-            let plane = |data, width, height| Plane {
-                data,
-                stride: width,
-                width,
-                height,
-            };
-            let y = plane(&planes.y[..], planes.luma_width, planes.luma_height);
-            let cb = plane(&planes.cb[..], planes.chroma_width, planes.chroma_height);
-            let cr = plane(&planes.cr[..], planes.chroma_width, planes.chroma_height);
-            let (cols, rows) = (w.div_ceil(16), h.div_ceil(8 * layout.v));
-            let mut out = Vec::with_capacity(w * h / 4);
-            encoder::encode_scan(
-                &y,
-                &cb,
-                &cr,
-                layout,
-                cols,
-                rows,
-                &job.luma,
-                &job.chroma,
-                &mut out,
-            );
-            out
+        let Ok(memories) = self.memories() else {
+            return;
         };
-        let mut payload = payload;
-        if job.corrupt {
-            let mut x = job.generation as u32 ^ 0x9E37_79B9;
-            for b in payload.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                *b = x as u8;
+        let cap =
+            (level.bitstream_size as usize).min((cfg.reserve - level.bitstream_start) as usize);
+        let hw_job = HwJob {
+            generation: job.generation,
+            width: job.width,
+            height: job.height,
+            input_format: job.input_format,
+            mfdin_420: job.mfdin_420 as u32,
+            input_base: job.input_base.map_or(NO_INPUT, |b| b as u64),
+            input_start: level.input_start as u64,
+            strict_cache: cfg.strict_cache as u32,
+            corrupt: job.corrupt as u32,
+            eoi: job.eoi as u32,
+            vlc_start: (level.bitstream_start as usize + HEADER_LEN) as u64,
+            room: (cap - HEADER_LEN) as u64,
+            luma: job.luma,
+            chroma: job.chroma,
+        };
+        let result = match process.as_mut().map(|p| p.run(&hw_job)) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                eprintln!("jpegenc-emu: the encoder process failed ({e}); encoding in-process from now on");
+                *process = None;
+                hardware::run(&hw_job, &memories.live, &memories.view)
             }
-        }
-        if job.eoi {
-            payload.extend_from_slice(&[0xFF, 0xD9]);
-        }
+            None => hardware::run(&hw_job, &memories.live, &memories.view),
+        };
+        let (payload_len, stale) = (result.payload_len as usize, result.stale != 0);
+        let room = hw_job.room as usize;
         if cfg.stages_visible && !self.interrupt(job.generation, stage::MCU) {
             return;
         }
@@ -935,26 +858,14 @@ impl Driver {
             return;
         }
         st.stats.late_completions += late as u64;
-        // Where the VLC writes, and how much room it has inside the block.
-        let cap =
-            (level.bitstream_size as usize).min((cfg.reserve - level.bitstream_start) as usize);
-        let (vlc_start, room) = (
-            level.bitstream_start as usize + HEADER_LEN,
-            cap - HEADER_LEN,
-        );
-        if payload.len() > (level.bitstream_size as usize).saturating_sub(HEADER_LEN)
-            || payload.len() > room
-        {
+        if payload_len > room {
             self.hazard(
                 &mut st,
-                format!(
-                    "output of {} bytes overflows the bitstream buffer",
-                    payload.len()
-                ),
+                format!("output of {payload_len} bytes overflows the bitstream buffer"),
             );
         }
-        memory.write(vlc_start, &payload[..payload.len().min(room)]);
-        let mut produced = payload.len() as u32;
+        let mut produced = payload_len as u32;
+
         if job.overflow {
             produced = room as u32 + 4096;
         }
@@ -977,7 +888,7 @@ impl Driver {
         self.inner.changed.notify_all();
         self.save_globals(&st.globals);
         self.write_stats(&st.stats);
-        self.log(|| format!("job done: {} bytes", payload.len()));
+        self.log(|| format!("job done: {payload_len} bytes"));
     }
 }
 

@@ -80,6 +80,78 @@ fn rgb_to_ycc(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
     )
 }
 
+/// Reads a 4:4:4 source (packed or planar, YUV or RGB): luma at full resolution, chroma
+/// averaged over 2×2 (4:2:0) or 2×1 (4:2:2) pixels as it is read. One closure per format, so
+/// the inner loop has no branches.
+fn read_444(src: &[u8], in_fmt: u32, width: usize, pw: usize, ph: usize, to_420: bool) -> Planes {
+    fn run(
+        pw: usize,
+        ph: usize,
+        to_420: bool,
+        rgb: bool,
+        sample: impl Fn(usize, usize) -> [u8; 3] + Sync,
+    ) -> Planes {
+        let (cw, ch) = (pw / 2, if to_420 { ph / 2 } else { ph });
+        let mut y = vec![0u8; pw * ph];
+        let (mut cb, mut cr) = (vec![0u16; cw * ch], vec![0u16; cw * ch]);
+        let rows_per_crow = if to_420 { 2 } else { 1 };
+        // Rows [first, first + y.len() / pw) into the given slices of the planes.
+        let convert = |first: usize, y: &mut [u8], cb: &mut [u16], cr: &mut [u16]| {
+            for (r, yrow) in y.chunks_exact_mut(pw).enumerate() {
+                let crow = r / rows_per_crow * cw;
+                for (x, out) in yrow.iter_mut().enumerate() {
+                    let [a, b, c] = sample(x, first + r);
+                    let (yy, u, v) = if rgb { rgb_to_ycc(a, b, c) } else { (a, b, c) };
+                    *out = yy;
+                    cb[crow + x / 2] += u as u16;
+                    cr[crow + x / 2] += v as u16;
+                }
+            }
+        };
+        // Two halves on two threads (the split falls on a chroma row boundary).
+        let split = ph / 2 / rows_per_crow * rows_per_crow;
+        let (y0, y1) = y.split_at_mut(split * pw);
+        let (cb0, cb1) = cb.split_at_mut(split / rows_per_crow * cw);
+        let (cr0, cr1) = cr.split_at_mut(split / rows_per_crow * cw);
+        std::thread::scope(|s| {
+            s.spawn(|| convert(split, y1, cb1, cr1));
+            convert(0, y0, cb0, cr0);
+        });
+
+        let n = if to_420 { 4 } else { 2 };
+        let average = |sums: Vec<u16>| sums.into_iter().map(|s| ((s + n / 2) / n) as u8).collect();
+        Planes {
+            y,
+            cb: average(cb),
+            cr: average(cr),
+            luma_width: pw,
+            luma_height: ph,
+            chroma_width: cw,
+            chroma_height: ch,
+        }
+    }
+    let (s3, sp) = (align(3 * pw, 32), align(width, 32));
+    let plane = sp * ph;
+    let packed = |stride: usize, bpp: usize| {
+        move |x: usize, r: usize| {
+            let o = r * stride + bpp * x;
+            [src[o], src[o + 1], src[o + 2]]
+        }
+    };
+    let planar = move |x: usize, r: usize| {
+        let o = r * sp + x;
+        [src[o], src[o + plane], src[o + 2 * plane]]
+    };
+    match in_fmt {
+        fmt::RGB888 => run(pw, ph, to_420, true, packed(s3, 3)),
+        fmt::YUV444_SINGLE => run(pw, ph, to_420, false, packed(s3, 3)),
+        fmt::RGB888_PLANE => run(pw, ph, to_420, true, planar),
+        fmt::YUV444_PLANE => run(pw, ph, to_420, false, planar),
+        // RGBA8888's linear path: 4-byte pixels fetched at a 3·PW line pitch (skewed).
+        _ => run(pw, ph, to_420, true, packed(3 * pw, 4)),
+    }
+}
+
 /// Reads a frame from `mem` (the input area from the frame's base) with the driver geometry.
 /// `to_420` is the MFDIN output format: true for 4:2:0, false for 4:2:2. Bytes past the end of
 /// `mem` read as zero (the real hardware would read foreign memory).
@@ -95,45 +167,18 @@ pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) 
         padded = v;
         &padded
     };
+    if matches!(
+        in_fmt,
+        fmt::YUV444_SINGLE | fmt::RGB888 | fmt::YUV444_PLANE | fmt::RGB888_PLANE | fmt::RGBA8888
+    ) {
+        return read_444(src, in_fmt, width, pw, ph, to_420);
+    }
     let full = pw * ph;
     let (cw, half_h) = (pw / 2, ph / 2);
     let mut y = vec![0u8; full];
-    // Full-resolution chroma for 4:4:4 sources, or the source's own chroma resolution.
+    // Chroma at the source's own resolution (4:2:2 or 4:2:0).
     let (mut cb, mut cr, src_cw, src_ch);
     match in_fmt {
-        fmt::YUV444_SINGLE
-        | fmt::RGB888
-        | fmt::YUV444_PLANE
-        | fmt::RGB888_PLANE
-        | fmt::RGBA8888 => {
-            cb = vec![0u8; full];
-            cr = vec![0u8; full];
-            (src_cw, src_ch) = (pw, ph);
-            let planar = matches!(in_fmt, fmt::YUV444_PLANE | fmt::RGB888_PLANE);
-            let rgb = matches!(in_fmt, fmt::RGB888 | fmt::RGB888_PLANE | fmt::RGBA8888);
-            let (stride, bpp) = match in_fmt {
-                fmt::RGBA8888 => (3 * pw, 4),
-                _ if planar => (align(width, 32), 1),
-                _ => (align(3 * pw, 32), 3),
-            };
-            let plane = stride * ph;
-            for row in 0..ph {
-                for x in 0..pw {
-                    let (a, b, c) = if planar {
-                        let o = row * stride + x;
-                        (src[o], src[o + plane], src[o + 2 * plane])
-                    } else {
-                        let o = row * stride + x * bpp;
-                        (src[o], src[o + 1], src[o + 2])
-                    };
-                    let (yy, u, v) = if rgb { rgb_to_ycc(a, b, c) } else { (a, b, c) };
-                    let i = row * pw + x;
-                    y[i] = yy;
-                    cb[i] = u;
-                    cr[i] = v;
-                }
-            }
-        }
         fmt::YUV422_SINGLE => {
             let stride = align(2 * pw, 32);
             cb = vec![0u8; cw * ph];
@@ -203,24 +248,13 @@ pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) 
         let mut out = vec![0u8; cw * out_h];
         for oy in 0..out_h {
             for ox in 0..cw {
-                out[oy * cw + ox] = match (src_cw == pw, src_ch) {
-                    // 4:4:4 source: average the 2×2 (4:2:0) or 2×1 (4:2:2) group.
-                    (true, _) => {
-                        let rows: &[usize] = if to_420 { &[2 * oy, 2 * oy + 1] } else { &[oy] };
-                        let sum: u32 = rows
-                            .iter()
-                            .map(|&r| p[r * pw + 2 * ox] as u32 + p[r * pw + 2 * ox + 1] as u32)
-                            .sum();
-                        let n = 2 * rows.len() as u32;
-                        ((sum + n / 2) / n) as u8
-                    }
+                out[oy * cw + ox] = if src_ch == ph && to_420 {
                     // 4:2:2 source into 4:2:0: average row pairs.
-                    (false, h) if h == ph && to_420 => {
-                        ((p[2 * oy * cw + ox] as u32 + p[(2 * oy + 1) * cw + ox] as u32)
-                            .div_ceil(2)) as u8
-                    }
-                    // Same resolution, or 4:2:0 source interpolated to 4:2:2 (rows repeated).
-                    (false, h) => p[(oy * h / out_h) * cw + ox],
+                    ((p[2 * oy * cw + ox] as u32 + p[(2 * oy + 1) * cw + ox] as u32).div_ceil(2))
+                        as u8
+                } else {
+                    // Same resolution, or a 4:2:0 source interpolated to 4:2:2 (rows repeated).
+                    p[(oy * src_ch / out_h) * cw + ox]
                 };
             }
         }

@@ -9,9 +9,13 @@
 pub mod config;
 pub mod driver;
 pub mod encoder;
+pub mod hardware;
 pub mod header;
+pub mod hwproc;
 pub mod input;
 pub mod levels;
+pub mod memory;
+
 pub mod preload;
 pub mod stats;
 pub mod tables;

@@ -1,0 +1,197 @@
+//! One job of the encoder hardware: read the input as the hardware sees it, encode it, write
+//! the entropy data into the bitstream buffer. Runs in the encoder process (see
+//! [`crate::hwproc`]) or, without one, on a thread of the client's process.
+
+use crate::encoder::{self, McuLayout, Plane};
+use crate::input;
+use crate::memory::Memory;
+
+/// What the hardware is told for one job, besides memory. Fixed-size so it crosses a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HwJob {
+    pub generation: u64,
+    pub width: u32,
+    pub height: u32,
+    pub input_format: u32,
+    /// MFDIN output: 4:2:0 (1) or 4:2:2 (0).
+    pub mfdin_420: u32,
+    /// Offset of the frame in the reserved block; `NO_INPUT`: the input is not in the block.
+    pub input_base: u64,
+    /// Where the input area starts in the block (the device view starts there).
+    pub input_start: u64,
+    pub strict_cache: u32,
+    pub corrupt: u32,
+    pub eoi: u32,
+    /// Where the VLC writes and how many bytes fit there.
+    pub vlc_start: u64,
+    pub room: u64,
+    pub luma: [u8; 64],
+    pub chroma: [u8; 64],
+}
+
+pub const NO_INPUT: u64 = u64::MAX;
+
+/// What a job produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HwResult {
+    /// Bytes of entropy data (with EOI if written); more than `room` means it overflowed.
+    pub payload_len: u64,
+    /// The hardware read input that differs from what the CPU had written (no clean).
+    pub stale: u32,
+}
+
+pub const JOB_BYTES: usize = 8 + 4 * 4 + 8 + 8 + 3 * 4 + 8 + 8 + 128;
+pub const RESULT_BYTES: usize = 12;
+
+impl HwJob {
+    pub fn to_bytes(&self) -> [u8; JOB_BYTES] {
+        let mut b = Vec::with_capacity(JOB_BYTES);
+        b.extend_from_slice(&self.generation.to_le_bytes());
+        for v in [self.width, self.height, self.input_format, self.mfdin_420] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&self.input_base.to_le_bytes());
+        b.extend_from_slice(&self.input_start.to_le_bytes());
+        for v in [self.strict_cache, self.corrupt, self.eoi] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&self.vlc_start.to_le_bytes());
+        b.extend_from_slice(&self.room.to_le_bytes());
+        b.extend_from_slice(&self.luma);
+        b.extend_from_slice(&self.chroma);
+        b.try_into().expect("JOB_BYTES")
+    }
+
+    pub fn from_bytes(b: &[u8; JOB_BYTES]) -> HwJob {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        HwJob {
+            generation: u64_at(0),
+            width: u32_at(8),
+            height: u32_at(12),
+            input_format: u32_at(16),
+            mfdin_420: u32_at(20),
+            input_base: u64_at(24),
+            input_start: u64_at(32),
+            strict_cache: u32_at(40),
+            corrupt: u32_at(44),
+            eoi: u32_at(48),
+            vlc_start: u64_at(52),
+            room: u64_at(60),
+            luma: b[68..132].try_into().unwrap(),
+            chroma: b[132..196].try_into().unwrap(),
+        }
+    }
+}
+
+impl HwResult {
+    pub fn to_bytes(&self) -> [u8; RESULT_BYTES] {
+        let mut b = [0u8; RESULT_BYTES];
+        b[..8].copy_from_slice(&self.payload_len.to_le_bytes());
+        b[8..].copy_from_slice(&self.stale.to_le_bytes());
+        b
+    }
+
+    pub fn from_bytes(b: &[u8; RESULT_BYTES]) -> HwResult {
+        HwResult {
+            payload_len: u64::from_le_bytes(b[..8].try_into().unwrap()),
+            stale: u32::from_le_bytes(b[8..].try_into().unwrap()),
+        }
+    }
+}
+
+/// Runs `job` against the reserved block `live` and the hardware's view of the input area.
+pub fn run(job: &HwJob, live: &Memory, view: &Memory) -> HwResult {
+    let (w, h) = (job.width as usize, job.height as usize);
+    let extent = input::extent(job.input_format, w, h);
+    let mut source = vec![0u8; extent];
+    let mut stale = false;
+    if job.input_base != NO_INPUT {
+        live.read(job.input_base as usize, &mut source);
+        if job.strict_cache != 0 {
+            let mut seen = vec![0u8; extent];
+            view.read((job.input_base - job.input_start) as usize, &mut seen);
+            stale = seen != source;
+            source = seen;
+        }
+    }
+    let mut payload = Vec::new();
+    if w > 0 && h > 0 {
+        let planes = input::read(&source, job.input_format, w, h, job.mfdin_420 != 0);
+        let layout = if job.mfdin_420 != 0 {
+            McuLayout { h: 2, v: 2 }
+        } else {
+            McuLayout { h: 2, v: 1 }
+        };
+        let plane = |data, width, height| Plane {
+            data,
+            stride: width,
+            width,
+            height,
+        };
+        let y = plane(&planes.y[..], planes.luma_width, planes.luma_height);
+        let cb = plane(&planes.cb[..], planes.chroma_width, planes.chroma_height);
+        let cr = plane(&planes.cr[..], planes.chroma_width, planes.chroma_height);
+        payload.reserve(w * h / 4);
+        encoder::encode_scan(
+            &y,
+            &cb,
+            &cr,
+            layout,
+            w.div_ceil(16),
+            h.div_ceil(8 * layout.v),
+            &job.luma,
+            &job.chroma,
+            &mut payload,
+        );
+    }
+    if job.corrupt != 0 {
+        let mut x = job.generation as u32 ^ 0x9E37_79B9;
+        for b in payload.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *b = x as u8;
+        }
+    }
+    if job.eoi != 0 {
+        payload.extend_from_slice(&[0xFF, 0xD9]);
+    }
+    let fits = payload.len().min(job.room as usize);
+    live.write(job.vlc_start as usize, &payload[..fits]);
+    HwResult {
+        payload_len: payload.len() as u64,
+        stale: stale as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_round_trips_through_bytes() {
+        let job = HwJob {
+            generation: 7,
+            width: 451,
+            height: 300,
+            input_format: 3,
+            mfdin_420: 1,
+            input_base: NO_INPUT,
+            input_start: 0,
+            strict_cache: 1,
+            corrupt: 0,
+            eoi: 1,
+            vlc_start: 0x1400250,
+            room: 1234,
+            luma: [3; 64],
+            chroma: std::array::from_fn(|i| i as u8),
+        };
+        assert_eq!(HwJob::from_bytes(&job.to_bytes()), job);
+        let r = HwResult {
+            payload_len: 99,
+            stale: 1,
+        };
+        assert_eq!(HwResult::from_bytes(&r.to_bytes()), r);
+    }
+}

@@ -1,0 +1,129 @@
+//! The encoder process. On the board the encode costs the client's process no CPU; so that a
+//! client's CPU time means the same here, the model's encoder runs in a helper process
+//! (`jpegenc-emu-hw`) that maps the same memfds. The client-side worker thread just waits for
+//! its answer, blocked in `read`.
+
+use crate::hardware::{self, HwJob, HwResult, JOB_BYTES, RESULT_BYTES};
+use crate::memory::Memory;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Where the helper gets its descriptors.
+const LIVE_FD: i32 = 3;
+const VIEW_FD: i32 = 4;
+const SOCKET_FD: i32 = 5;
+pub const HELPER_NAME: &str = "jpegenc-emu-hw";
+
+pub struct HwProcess {
+    stream: UnixStream,
+    child: Child,
+}
+
+/// The helper next to the library this code was loaded from (the preload `.so`, or a
+/// binary), if it is there.
+pub fn find_helper() -> Option<PathBuf> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr on the address of one of our own functions; `info` is writable.
+    if unsafe { libc::dladdr(find_helper as *const libc::c_void, &mut info) } == 0
+        || info.dli_fname.is_null()
+    {
+        return None;
+    }
+    // SAFETY: dladdr returned a NUL-terminated path.
+    let me = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let helper = Path::new(std::ffi::OsStr::from_bytes(me.to_bytes()))
+        .parent()?
+        .join(HELPER_NAME);
+    helper.is_file().then_some(helper)
+}
+
+impl HwProcess {
+    /// Starts the helper with the block, the device view and a socket as descriptors 3, 4, 5.
+    pub fn spawn(helper: &Path, live: &Memory, view: &Memory) -> std::io::Result<HwProcess> {
+        let (ours, theirs) = UnixStream::pair()?;
+        let fds = [live.fd.as_raw_fd(), view.fd.as_raw_fd(), theirs.as_raw_fd()];
+        let mut cmd = Command::new(helper);
+        cmd.arg(live.len().to_string())
+            .arg(view.len().to_string())
+            .env_remove("LD_PRELOAD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        // SAFETY: between fork and exec only async-signal-safe calls (fcntl, dup2): first move
+        // the descriptors out of the way, then onto 3, 4, 5 (dup2 clears close-on-exec).
+        unsafe {
+            cmd.pre_exec(move || {
+                let mut high = [0; 3];
+                for (h, &fd) in high.iter_mut().zip(&fds) {
+                    *h = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
+                    if *h < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for (target, &h) in [LIVE_FD, VIEW_FD, SOCKET_FD].iter().zip(&high) {
+                    if libc::dup2(h, *target) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn()?;
+        drop(theirs);
+        Ok(HwProcess {
+            stream: ours,
+            child,
+        })
+    }
+
+    /// Runs one job in the helper and waits (blocked, no CPU) for its result.
+    pub fn run(&mut self, job: &HwJob) -> std::io::Result<HwResult> {
+        self.stream.write_all(&job.to_bytes())?;
+        let mut reply = [0u8; RESULT_BYTES];
+        self.stream.read_exact(&mut reply)?;
+        Ok(HwResult::from_bytes(&reply))
+    }
+}
+
+impl Drop for HwProcess {
+    fn drop(&mut self) {
+        // Closing the socket ends the helper; reap it.
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.child.wait();
+    }
+}
+
+/// The helper's main loop: jobs in, results out, until the client goes away.
+pub fn serve() -> std::io::Result<()> {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().unwrap_or(0))
+        .collect();
+    let [live_len, view_len] = args[..] else {
+        return Err(std::io::Error::other(
+            "usage: jpegenc-emu-hw LIVE_LEN VIEW_LEN (started by the emulator)",
+        ));
+    };
+    // SAFETY: the emulator passed these descriptors to us; nothing else owns them.
+    let (live_fd, view_fd, socket) = unsafe {
+        (
+            OwnedFd::from_raw_fd(LIVE_FD),
+            OwnedFd::from_raw_fd(VIEW_FD),
+            UnixStream::from_raw_fd(SOCKET_FD),
+        )
+    };
+    let live = Memory::map(live_fd, live_len).map_err(std::io::Error::from_raw_os_error)?;
+    let view = Memory::map(view_fd, view_len).map_err(std::io::Error::from_raw_os_error)?;
+    let mut socket = socket;
+    let mut request = [0u8; JOB_BYTES];
+    while socket.read_exact(&mut request).is_ok() {
+        let result = hardware::run(&HwJob::from_bytes(&request), &live, &view);
+        socket.write_all(&result.to_bytes())?;
+    }
+    Ok(())
+}
