@@ -403,7 +403,7 @@ fn auto_fault_child() {
 /// waits until it holds the device.
 fn start_holder(mode: &str) -> std::process::Child {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut child = common::emulator::target_command(std::env::current_exe().unwrap())
         .args(["holder", "--exact", "--nocapture", "--test-threads=1"])
         .env("AMLJPEG_HOLD", mode)
         .stdout(std::process::Stdio::piped())

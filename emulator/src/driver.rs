@@ -944,19 +944,24 @@ unsafe fn user_write_bytes(
     unsafe { user_write(d, st, arg, bytes) }
 }
 
-/// copy_from_user: reads through the kernel's checks, so a bad pointer fails instead of
-/// faulting (process_vm_readv on ourselves).
+/// copy_from_user: the bytes pass through a pipe, so the kernel checks the pointer and a bad
+/// one fails with EFAULT instead of faulting this process (qemu-user checks it the same way).
 fn copy_from_user<T: Copy>(src: *const c_void, out: &mut [T]) -> bool {
     let len = std::mem::size_of_val(out);
-    let local = libc::iovec {
-        iov_base: out.as_mut_ptr().cast(),
-        iov_len: len,
+    let mut fds = [0; 2];
+    // SAFETY: a pipe into a two-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return false;
+    }
+    // SAFETY: the kernel validates `src`; `out` is writable for `len` bytes; both fds are ours.
+    let ok = unsafe {
+        libc::write(fds[1], src, len) == len as isize
+            && libc::read(fds[0], out.as_mut_ptr().cast(), len) == len as isize
     };
-    let remote = libc::iovec {
-        iov_base: src as *mut c_void,
-        iov_len: len,
-    };
-    // SAFETY: reading our own address space through the kernel; `local` is writable.
-    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
-    n == len as isize
+    // SAFETY: closing the pipe we made.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    ok
 }

@@ -39,6 +39,23 @@ pub fn state_dir() -> PathBuf {
     dir
 }
 
+/// A command for a program built for the target: prefixed with `$AMLJPEG_TEST_RUNNER` (e.g.
+/// `qemu-arm -L /usr/arm-linux-gnueabihf` when testing armhf without binfmt_misc).
+pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match std::env::var("AMLJPEG_TEST_RUNNER")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+    {
+        Some(runner) => {
+            let mut words = runner.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap());
+            cmd.args(words).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
 /// True inside the child. Outside, runs test `name` of this binary in a child with the
 /// emulator preloaded and `env` set, and fails if it fails.
 pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
@@ -46,7 +63,7 @@ pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
         return true;
     }
     let dir = state_dir();
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = target_command(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("LD_PRELOAD", emulator_lib())
         .env("AMLJPEG_IN_EMULATOR", "1")

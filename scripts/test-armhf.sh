@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds the workspace for the board's own target, armv7-unknown-linux-gnueabihf, with
+# Debian's Rust 1.85 (the MSRV) and runs its tests under qemu-arm: the protocol, device
+# session, emulator, C ABI and hardware backend, and a C test compiled with
+# arm-linux-gnueabihf-gcc against the armhf library with the armhf emulator preloaded.
+# Installs what it needs on a fresh Debian 12 machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=1.85.0+dfsg3-1~deb12u3
+target=armv7-unknown-linux-gnueabihf
+sysroot=/usr/arm-linux-gnueabihf
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# Debian's Rust 1.85 (binaries in /usr/bin, called by full path so the rustup toolchain stays
+# the default), the cross compiler and qemu-user.
+if ! dpkg -s rustc-web 2>/dev/null | grep -q "^Version: $version" || ! command -v qemu-arm >/dev/null || ! command -v arm-linux-gnueabihf-gcc >/dev/null; then
+    $sudo apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        "rustc-web=$version" "cargo-web=$version" "libstd-rust-web-1.85=$version" "libstd-rust-web-dev=$version" \
+        gcc-arm-linux-gnueabihf qemu-user cmake >/dev/null
+fi
+# The armv7 standard library: the armhf package, unpacked (installing it would drag in armhf
+# dependencies that conflict with the amd64 ones). The armhf security index may fail to
+# download while a mirror syncs; the 1.85 packages come from the main suite.
+if [ ! -d /usr/lib/rustlib/$target/lib ]; then
+    dpkg --print-foreign-architectures | grep -q armhf || $sudo dpkg --add-architecture armhf
+    $sudo apt-get update -qq || true
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download "libstd-rust-web-dev:armhf=$version")
+    $sudo dpkg -x "$tmp"/libstd-rust-web-dev_*_armhf.deb /
+    rm -rf "$tmp"
+fi
+
+export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER="qemu-arm -L $sysroot"
+export CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc CXX_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-g++
+# Programs the tests spawn (children with the emulator preloaded, C clients) need qemu too.
+export AMLJPEG_TEST_RUNNER="qemu-arm -L $sysroot"
+export CC=arm-linux-gnueabihf-gcc
+export CARGO_TARGET_DIR=target/armhf
+cargo="/usr/bin/cargo"
+"$cargo" --version
+"$RUSTC" --version
+
+"$cargo" build --release --workspace --target $target
+out=$CARGO_TARGET_DIR/$target/release
+export JPEGENC_EMU_LIB=$PWD/$out/libjpegenc_emu.so
+# No binfmt_misc here: the emulator's encoder process could not be exec'd, so encode in-process.
+export JPEGENC_EMU_HW=thread
+log=$(mktemp)
+"$cargo" test --workspace --target $target 2>&1 | tee "$log"
+passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')
+
+# The C contract, compiled for armhf, against the armhf library: on the software backend and
+# on the hardware backend with the armhf emulator preloaded. Its JPEG decoder is the armhf
+# libjpeg, unpacked into a private sysroot (installing it would conflict like libstd above).
+cbuild=$CARGO_TARGET_DIR/c-tests
+jpeg=$CARGO_TARGET_DIR/sysroot
+mkdir -p "$cbuild"
+if [ ! -f "$jpeg/usr/include/jpeglib.h" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download libjpeg62-turbo:armhf libjpeg62-turbo-dev:armhf)
+    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$jpeg"; done
+    rm -rf "$tmp"
+fi
+jlib=$jpeg/usr/lib/arm-linux-gnueabihf
+arm-linux-gnueabihf-gcc -O2 -Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE -Iinclude -I"$jpeg/usr/include" \
+    -I"$jpeg/usr/include/arm-linux-gnueabihf" c-tests/test_capi.c -o "$cbuild/test_capi" \
+    -L"$out" -L"$jlib" -lamljpeg -l:libjpeg.so.62 -lpthread -lm
+ln -sf "$PWD/$out/libamljpeg.so" "$cbuild/libamljpeg.so.0"
+run_arm() { qemu-arm -L $sysroot -E LD_LIBRARY_PATH="$PWD/$cbuild:$PWD/$jlib" "$@"; }
+run_arm "$cbuild/test_capi" 2
+emu_state=$(mktemp -d)
+run_arm -E LD_PRELOAD="$JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$emu_state" -E JPEGENC_EMU_HW=thread \
+    -E JPEGENC_EMU_INIT_MS=0 -E AMLJPEG_EXPECT_DEVICE=1 "$cbuild/test_capi" 1
+rm -rf "$emu_state"
+
+# The driver ABI as each target's C compiler builds it: identical request numbers and sizes.
+arm-linux-gnueabihf-gcc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump"
+cc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump_host"
+run_arm "$cbuild/abi_dump" > "$cbuild/abi-armhf.txt"
+"$cbuild/abi_dump_host" > "$cbuild/abi-x86_64.txt"
+diff <(grep -v '^pointer' "$cbuild/abi-x86_64.txt") <(grep -v '^pointer' "$cbuild/abi-armhf.txt")
+echo "ioctl numbers and argument sizes are identical on x86_64 and armhf:"
+cat "$cbuild/abi-armhf.txt"
+echo "The C contract passed on armhf on the software and hardware backends; Rust tests under qemu-arm:"
+echo "armhf: $passed passed, 0 failed"
+
