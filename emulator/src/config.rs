@@ -45,8 +45,20 @@ impl Fault {
     }
 }
 
+/// Which driver generation to emulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    /// Meson8b / Odroid C1 (3.10): magic 'E'.
+    E,
+    /// GXBB / Odroid C2 and later: magic 'J'.
+    J,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub generation: Generation,
+    /// J: the GET_DEVINFO string (E always says "AML-M8").
+    pub devinfo: String,
     /// The device path that appears (`/dev/jpegenc`).
     pub path: String,
     /// The reserved memory size, which selects the buffer level.
@@ -73,6 +85,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            generation: Generation::E,
+            devinfo: "AML-GXBB".into(),
             path: "/dev/jpegenc".into(),
             reserve: 0x1800000,
             output_size: OutputSize::Total,
@@ -149,6 +163,17 @@ impl Config {
         let mut c = Config::default();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let warn = |name: &str, value: &str| eprintln!("jpegenc-emu: ignoring {name}={value:?}");
+        if let Some(v) = var("JPEGENC_EMU_GEN") {
+            match v.to_ascii_uppercase().as_str() {
+                "E" => c.generation = Generation::E,
+                "J" => c.generation = Generation::J,
+                _ => warn("JPEGENC_EMU_GEN", &v),
+            }
+        }
+        if let Some(v) = var("JPEGENC_EMU_DEVINFO") {
+            c.devinfo = v;
+        }
+
         if let Some(v) = var("JPEGENC_EMU_PATH") {
             c.path = v;
         }

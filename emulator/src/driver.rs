@@ -5,7 +5,7 @@
 //! clients map the descriptor [`Driver::open`] hands out. Completion is signalled through an
 //! eventfd in semaphore mode whose count is the driver's ready counter.
 
-use crate::config::{Config, FaultKind, OutputSize};
+use crate::config::{Config, FaultKind, Generation, OutputSize};
 use crate::hardware::{self, HwJob, NO_INPUT};
 use crate::header::{self, HEADER_LEN};
 use crate::hwproc::HwProcess;
@@ -61,6 +61,32 @@ pub mod e {
             GET_BUFFINFO => "GET_BUFFINFO",
             INPUT_FORMAT => "INPUT_FORMAT",
             SEL_QUANT_TABLE => "SEL_QUANT_TABLE",
+            SET_EXT_QUANT_TABLE => "SET_EXT_QUANT_TABLE",
+            GET_DEVINFO => "GET_DEVINFO",
+            _ => "UNKNOWN",
+        }
+    }
+}
+
+/// J request numbers: `_IOW('J', nr, u32)`, the same on every ABI.
+pub mod j {
+    pub const GET_BUFFINFO: u32 = 0x4004_4a00;
+    pub const CONFIG_INIT: u32 = 0x4004_4a01;
+    pub const NEW_CMD: u32 = 0x4004_4a02;
+    pub const GET_STAGE: u32 = 0x4004_4a03;
+    pub const GET_OUTPUT_SIZE: u32 = 0x4004_4a04;
+    pub const SET_EXT_QUANT_TABLE: u32 = 0x4004_4a05;
+    pub const GET_DEVINFO: u32 = 0x4004_4af0;
+    /// Words NEW_CMD copies from user, whatever the client allocated.
+    pub const NEW_CMD_WORDS: usize = 30;
+
+    pub fn name(request: u32) -> &'static str {
+        match request {
+            GET_BUFFINFO => "GET_BUFFINFO",
+            CONFIG_INIT => "CONFIG_INIT",
+            NEW_CMD => "NEW_CMD",
+            GET_STAGE => "GET_STAGE",
+            GET_OUTPUT_SIZE => "GET_OUTPUT_SIZE",
             SET_EXT_QUANT_TABLE => "SET_EXT_QUANT_TABLE",
             GET_DEVINFO => "GET_DEVINFO",
             _ => "UNKNOWN",
@@ -173,6 +199,8 @@ struct State {
     generation: u64,
     /// The live VLC_TOTAL_BYTES register.
     vlc_total_bytes: u32,
+    /// J: header length of the last NEW_CMD (reset at open).
+    head_bytes: u32,
     /// Occurrence counters for faults.
     opens: u64,
     ioctl_counts: std::collections::HashMap<&'static str, u64>,
@@ -207,7 +235,10 @@ pub struct Driver {
 
 impl Driver {
     pub fn new(config: Config) -> Driver {
-        let level = levels::select(config.reserve);
+        let level = match config.generation {
+            Generation::E => levels::select(config.reserve),
+            Generation::J => levels::select_j(config.reserve),
+        };
         Driver {
             inner: Arc::new(Inner {
                 level,
@@ -220,6 +251,7 @@ impl Driver {
                     ext_table: None,
                     generation: 0,
                     vlc_total_bytes: 0,
+                    head_bytes: 0,
                     opens: 0,
                     ioctl_counts: Default::default(),
                     mfdin: (fmt::YUV422_SINGLE, true),
@@ -355,6 +387,7 @@ impl Driver {
         });
         st.quant_id = 0;
         st.ext_table = None;
+        st.head_bytes = 0;
         st.stats.opens += 1;
         self.log(|| "open".into());
         // SAFETY: `client` is a fresh descriptor owned by the caller from here on.
@@ -459,7 +492,11 @@ impl Driver {
             return Err(libc::EBADF);
         }
         let request = request as u32;
-        let name = e::name(request);
+        let generation = self.inner.config.generation;
+        let name = match generation {
+            Generation::E => e::name(request),
+            Generation::J => j::name(request),
+        };
         *st.stats.ioctls.entry(name.to_string()).or_insert(0) += 1;
         let count = {
             let c = st.ioctl_counts.entry(name).or_insert(0);
@@ -478,7 +515,10 @@ impl Driver {
             return Err(libc::EPERM);
         }
         // SAFETY: forwarded contract.
-        let result = unsafe { self.ioctl_e(&mut st, request, arg) };
+        let result = match generation {
+            Generation::E => unsafe { self.ioctl_e(&mut st, request, arg) },
+            Generation::J => unsafe { self.ioctl_j(&mut st, request, arg) },
+        };
         if result == Err(libc::EPERM) {
             st.stats.eperm += 1;
         }
@@ -577,6 +617,164 @@ impl Driver {
             e::GET_DEVINFO => unsafe { user_write_bytes(self, st, arg, b"AML-M8") },
             _ => Err(libc::EPERM),
         }
+    }
+
+    /// The J driver's ioctls (spec jpegenc-j-generation.md §2): copy_to/from_user throughout,
+    /// so a bad pointer fails (-1/EPERM) rather than oopsing.
+    ///
+    /// # Safety
+    /// See [`Driver::ioctl`].
+    unsafe fn ioctl_j(&self, st: &mut State, request: u32, arg: *mut c_void) -> Result<i32, Errno> {
+        let level = self.inner.level.expect("open implies a level");
+        let put = |st: &mut State, words: &[u32]| {
+            if arg.is_null() {
+                self.hazard(st, "NULL user pointer (copy_to_user fails)".into());
+                return Err(libc::EPERM);
+            }
+            // SAFETY: the caller guarantees room for the words at `arg` (copy_to_user).
+            unsafe { std::ptr::copy_nonoverlapping(words.as_ptr(), arg.cast(), words.len()) };
+            Ok(0)
+        };
+        match request {
+            j::GET_DEVINFO => {
+                let id = self.inner.config.devinfo.as_bytes();
+                if arg.is_null() {
+                    return Err(libc::EPERM);
+                }
+                // SAFETY: as above; no NUL is written.
+                unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), arg.cast(), id.len()) };
+                Ok(0)
+            }
+            j::GET_BUFFINFO => {
+                let assist = levels::j_assist_start(&level);
+                let info = [
+                    self.inner.config.reserve,
+                    level.input_start,
+                    level.input_size,
+                    assist,
+                    levels::J_ASSIST_SIZE,
+                    level.bitstream_start,
+                    level.bitstream_size,
+                ];
+                put(st, &info)
+            }
+            j::CONFIG_INIT => {
+                if st.inited {
+                    self.hazard(
+                        st,
+                        "CONFIG_INIT twice reloads the microcode and leaks an IRQ action".into(),
+                    );
+                }
+                std::thread::sleep(self.inner.config.init_delay);
+                st.inited = true;
+                Ok(0)
+            }
+            j::NEW_CMD => {
+                let mut cmd = [0u32; j::NEW_CMD_WORDS];
+                if !copy_from_user(arg, &mut cmd) {
+                    return Err(libc::EPERM);
+                }
+                self.new_cmd_j(st, level, &cmd)
+            }
+            j::GET_STAGE => {
+                st.stats.get_stage_calls += 1;
+                let status = st.globals.status;
+                put(st, &[status])
+            }
+            j::GET_OUTPUT_SIZE => {
+                let sizes = [st.head_bytes, st.vlc_total_bytes];
+                put(st, &sizes)
+            }
+            // The external table is compiled out of the J driver.
+            j::SET_EXT_QUANT_TABLE => Ok(0),
+            _ => Err(libc::EPERM),
+        }
+    }
+
+    fn new_cmd_j(
+        &self,
+        st: &mut State,
+        level: Level,
+        cmd: &[u32; j::NEW_CMD_WORDS],
+    ) -> Result<i32, Errno> {
+        st.stats.new_cmds += 1;
+        let occurrence = st.stats.new_cmds;
+        let [mem_type, in_fmt, out_fmt, width, height, framesize, _src, quality, table, flush] = [
+            cmd[0], cmd[1], cmd[2], cmd[3], cmd[4], cmd[5], cmd[6], cmd[7], cmd[8], cmd[9],
+        ];
+        if !st.inited {
+            // K programs an unpowered block with no IRQ handler: nothing ever completes.
+            self.hazard(st, "NEW_CMD before CONFIG_INIT never completes".into());
+            return Ok(0);
+        }
+        if width > level.max_width || height > level.max_height {
+            self.hazard(st, format!("{width}x{height} exceeds the level: the command is dropped and never completes"));
+            return Ok(0);
+        }
+        let mut input_format = in_fmt;
+        if input::accepted(in_fmt) {
+            st.mfdin = (in_fmt, out_fmt != fmt::YUV422_SINGLE);
+            if in_fmt == fmt::YUV420 {
+                // Canvas +1 is never configured: U is read through whatever it held (the model: V).
+                self.hazard(
+                    st,
+                    "I420 input on the J canvas path reads U through an unconfigured canvas".into(),
+                );
+                input_format = fmt::YUV420_U_FROM_V;
+            }
+        } else {
+            self.hazard(
+                st,
+                format!(
+                    "input format {in_fmt} is rejected; the job runs with the stale MFDIN setup"
+                ),
+            );
+            input_format = st.mfdin.0;
+        }
+        st.globals.width = width;
+        st.globals.height = height;
+        st.globals.output_format = out_fmt;
+        st.globals.scale = tables::quality_scale(quality as i32);
+        st.quant_id = if table < 4 { table as i32 } else { 0 };
+        let input_base = if mem_type == 0 {
+            if flush & 1 != 0 {
+                st.stats.flush_bytes += framesize as u64;
+                self.clean_input(level, 0, framesize as usize);
+            }
+            Some(level.input_start as usize)
+        } else {
+            self.hazard(
+                st,
+                format!("memory type {mem_type} is not reachable from userspace in the model"),
+            );
+            None
+        };
+        let (luma, chroma) = self.job_tables(st);
+        let head = header::build(width, height, out_fmt, &luma, &chroma);
+        self.memory()?
+            .write(levels::j_assist_start(&level) as usize, &head);
+        st.head_bytes = HEADER_LEN as u32;
+        // The stage is not reset (it stays 4 after the first completion ever).
+        st.generation += 1;
+        let (hang, lost_irq, overflow, corrupt, no_eoi, slow) = self.job_faults(occurrence);
+        self.start_job(Job {
+            generation: st.generation,
+            started: Instant::now(),
+            width,
+            height,
+            input_format,
+            mfdin_420: st.mfdin.1,
+            input_base,
+            luma,
+            chroma,
+            hang,
+            lost_irq,
+            overflow,
+            corrupt,
+            eoi: self.inner.config.eoi && !no_eoi,
+            slow,
+        });
+        Ok(0)
     }
 
     fn set_ext_table(&self, st: &mut State, arg: *mut c_void) -> Result<i32, Errno> {
@@ -802,7 +1000,10 @@ impl Driver {
     fn run_job(&self, job: Job, process: &mut Option<HwProcess>) {
         let cfg = &self.inner.config;
         let level = self.inner.level.expect("jobs imply a level");
-        if cfg.stages_visible && !self.interrupt(job.generation, stage::START) {
+        if cfg.stages_visible
+            && cfg.generation == Generation::E
+            && !self.interrupt(job.generation, stage::START)
+        {
             return;
         }
         let (w, h) = (job.width as usize, job.height as usize);
@@ -823,8 +1024,15 @@ impl Driver {
             strict_cache: cfg.strict_cache as u32,
             corrupt: job.corrupt as u32,
             eoi: job.eoi as u32,
-            vlc_start: (level.bitstream_start as usize + HEADER_LEN) as u64,
-            room: (cap - HEADER_LEN) as u64,
+            // E: the VLC writes after the header in the bitstream buffer; J: from its start.
+            vlc_start: match cfg.generation {
+                Generation::E => level.bitstream_start as usize + HEADER_LEN,
+                Generation::J => level.bitstream_start as usize,
+            } as u64,
+            room: match cfg.generation {
+                Generation::E => cap - HEADER_LEN,
+                Generation::J => cap,
+            } as u64,
             luma: job.luma,
             chroma: job.chroma,
         };
@@ -839,7 +1047,10 @@ impl Driver {
         };
         let (payload_len, stale) = (result.payload_len as usize, result.stale != 0);
         let room = hw_job.room as usize;
-        if cfg.stages_visible && !self.interrupt(job.generation, stage::MCU) {
+        if cfg.stages_visible
+            && cfg.generation == Generation::E
+            && !self.interrupt(job.generation, stage::MCU)
+        {
             return;
         }
         if job.hang {
@@ -869,10 +1080,11 @@ impl Driver {
         if job.overflow {
             produced = room as u32 + 4096;
         }
-        st.vlc_total_bytes = match cfg.output_size {
-            OutputSize::Total => produced + HEADER_LEN as u32,
-            OutputSize::Payload => produced,
+        st.vlc_total_bytes = match (cfg.generation, cfg.output_size) {
+            (Generation::E, OutputSize::Total) => produced + HEADER_LEN as u32,
+            _ => produced,
         };
+
         st.globals.status = stage::DONE;
         if stale {
             st.stats.stale_input_jobs += 1;

@@ -18,6 +18,8 @@ pub mod fmt {
     pub const RGB888_PLANE: u32 = 7;
     pub const RGB565: u32 = 8;
     pub const RGBA8888: u32 = 9;
+    /// The model's name for I420 read the way the J driver's canvas bug reads it.
+    pub const YUV420_U_FROM_V: u32 = 0x104;
 
     pub fn name(f: u32) -> &'static str {
         match f {
@@ -48,7 +50,7 @@ pub fn extent(in_fmt: u32, width: usize, height: usize) -> usize {
         fmt::YUV422_SINGLE => align(2 * pw, 32) * ph,
         fmt::YUV444_SINGLE | fmt::RGB888 => align(3 * pw, 32) * ph,
         fmt::NV21 | fmt::NV12 => align(width, 32) * ph * 3 / 2,
-        fmt::YUV420 => align(width, 64) * ph * 3 / 2,
+        fmt::YUV420 | fmt::YUV420_U_FROM_V => align(width, 64) * ph * 3 / 2,
         fmt::YUV444_PLANE | fmt::RGB888_PLANE => align(width, 32) * ph * 3,
         // 4-byte pixels fetched at a 3·PW line pitch: the last line overruns its pitch.
         fmt::RGBA8888 => 3 * pw * (ph - 1) + 4 * pw,
@@ -201,6 +203,11 @@ pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) 
                     let sy = align(width, 64);
                     (sy, sy / 2, sy * ph, sy * ph * 5 / 4, false)
                 }
+                fmt::YUV420_U_FROM_V => {
+                    let sy = align(width, 64);
+                    (sy, sy / 2, sy * ph * 5 / 4, sy * ph * 5 / 4, false)
+                }
+
                 _ => {
                     let s = align(width, 32);
                     (s, s, s * ph, s * ph, true)

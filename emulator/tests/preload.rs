@@ -193,3 +193,27 @@ fn other_files_pass_through_untouched() {
     );
     assert!(ok && text.contains("done"), "{text}");
 }
+
+#[test]
+fn a_c2_style_client_encodes_under_the_j_driver() {
+    let img = photo("astronaut.png");
+    let dir = state_dir();
+    let raw = dir.join("astronaut.raw");
+    std::fs::write(&raw, &img.pixels).unwrap();
+    let out = dir.join("out.jpg");
+    let stats = dir.join("stats.json");
+    let (ok, text) = run(
+        &client("c2_client"),
+        &[raw.to_str().unwrap(), "512", "512", out.to_str().unwrap()],
+        &[
+            ("JPEGENC_EMU_GEN", "J"),
+            ("JPEGENC_EMU_STATS", stats.to_str().unwrap()),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("header 592 bytes"), "{text}");
+    let decoded = decode(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(psnr(&decoded, &img) > 30.0);
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(stat(&json, "new_cmds"), 1, "{json}");
+}
