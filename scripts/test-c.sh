@@ -17,6 +17,8 @@ emu_state=$(mktemp -d)
 emu() { LD_PRELOAD="$PWD/target/release/libjpegenc_emu.so" JPEGENC_EMU_STATE_DIR="$emu_state" JPEGENC_EMU_INIT_MS=0 AMLJPEG_EXPECT_DEVICE=1 "$@"; }
 emu "$out/test_capi" 1
 emu "$out/test_capi" 0
+JPEGENC_EMU_GEN=J emu "$out/test_capi" 1
+
 emu valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
     "$out/test_capi" 1 >/dev/null
 

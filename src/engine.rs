@@ -6,7 +6,6 @@ use crate::format::{Frame, PixelFormat, Subsampling};
 use crate::hw::layout::InputLayout;
 use crate::hw::session::DeviceInfo;
 use crate::hw::{self, Lease, SharedDevice};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -104,7 +103,7 @@ pub struct Encoder {
     hardware: Option<SharedDevice>,
     /// The device, held while the caller's JPEG is in its bitstream buffer (or while the
     /// caller writes a frame into its input area).
-    lease: Option<(Lease, Range<usize>)>,
+    lease: Option<Lease>,
     pending_input: Option<(PixelFormat, InputLayout)>,
     last_backend: Option<Backend>,
 }
@@ -270,10 +269,10 @@ impl Encoder {
     /// The last JPEG: in the device's buffer while leased, else in ours.
     fn jpeg(&self) -> &[u8] {
         match &self.lease {
-            Some((lease, range)) => lease
+            Some(lease) => lease
                 .current()
                 .expect("a lease holds an open session")
-                .output(range.clone()),
+                .output(),
             None => &self.output[..self.output_len],
         }
     }
@@ -319,8 +318,8 @@ impl Encoder {
                 self.subsampling,
                 deadline.max(Instant::now() + Duration::from_millis(1)),
             ) {
-                Ok(range) => {
-                    self.lease = Some((lease, range));
+                Ok(()) => {
+                    self.lease = Some(lease);
                     self.last_backend = Some(Backend::Hardware);
                     return Ok(());
                 }
@@ -376,8 +375,14 @@ impl Encoder {
         let session = lease.session(None)?;
         session.supports(w, h, self.subsampling)?;
         let layout = session.input_layout(format, w, h)?;
+        if Some(layout.format) != crate::hw::layout::native_format(format) {
+            return Err(Error::unsupported(format!(
+                "this device does not take {} as it is (it is converted on the way in): no zero-copy input",
+                format.name()
+            )));
+        }
         let area = session.input_area().as_mut_ptr();
-        self.lease = Some((lease, 0..0));
+        self.lease = Some(lease);
         self.pending_input = Some((format, layout));
         Ok(InputBuffer {
             layout,
@@ -389,7 +394,7 @@ impl Encoder {
     /// Encodes the frame the caller wrote into the buffer from [`Encoder::input_buffer`].
     pub fn encode_input(&mut self, quality: i32) -> Result<&[u8]> {
         let quality = check_quality(quality)?;
-        let (Some((format, layout)), Some((mut lease, _))) =
+        let (Some((format, layout)), Some(mut lease)) =
             (self.pending_input.take(), self.lease.take())
         else {
             return Err(Error::invalid(
@@ -400,11 +405,12 @@ impl Encoder {
         let session = lease.session(None)?;
         crate::hw::layout::pad_in_place(format, &layout, session.input_area());
         match session.run(&layout, quality, self.subsampling, deadline) {
-            Ok(range) => {
-                self.lease = Some((lease, range));
+            Ok(()) => {
+                self.lease = Some(lease);
                 self.last_backend = Some(Backend::Hardware);
                 Ok(self.jpeg())
             }
+
             Err(e) => {
                 if !matches!(
                     e.kind(),

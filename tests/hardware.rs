@@ -4,7 +4,7 @@
 mod common;
 
 use amljpeg::{Backend, BackendChoice, Encoder, ErrorKind, Frame, PixelFormat, Subsampling};
-use common::emulator::{emu_stat, in_emulator};
+use common::emulator::{emu_stat, generation, in_emulator};
 use common::*;
 use std::time::Duration;
 
@@ -261,6 +261,15 @@ fn zero_copy_input() {
         PixelFormat::I420,
         PixelFormat::Yuyv,
     ] {
+        if format == PixelFormat::I420 && generation() == "J" {
+            // J's driver mis-reads I420 (its U canvas is never set up): it goes as NV12,
+            // converted on the way in, so there is no zero-copy I420.
+            assert_eq!(
+                enc.input_buffer(format, 64, 64).err().unwrap().kind(),
+                ErrorKind::Unsupported
+            );
+            continue;
+        }
         let data = convert(&img, format);
         let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, format).unwrap();
         let copied = enc.encode(&frame, 90).unwrap().to_vec();
@@ -311,26 +320,28 @@ fn zero_copy_input() {
 /// retries once on a fresh session and then falls back, so it always delivers a good JPEG.
 #[test]
 fn faults_give_an_error_and_the_next_frame_works() {
+    // (fault, expected error, generations whose driver has the ioctl the fault hits)
     let cases = [
-        ("hang@1", "Timeout"),
-        ("lost-irq@1", "Timeout"),
-        ("overflow@1", "Device"),
-        ("corrupt@1", "Device"),
-        ("eperm:NEW_CMD@1", "Device"),
-        ("eperm:GET_STAGE@1", "Device"),
-        ("eperm:GET_OUTPUT_SIZE@1", "Device"),
-        ("eperm:FLUSH_DMA@1", "Device"),
-        ("eperm:SET_ENCODER_WIDTH@2", "Device"), // call 1 is the open-time limit probe
+        ("hang@1", "Timeout", "EJ"),
+        ("lost-irq@1", "Timeout", "EJ"),
+        ("overflow@1", "Device", "EJ"),
+        ("corrupt@1", "Device", "EJ"),
+        ("eperm:NEW_CMD@1", "Device", "EJ"),
+        ("eperm:GET_OUTPUT_SIZE@1", "Device", "EJ"),
+        ("eperm:GET_STAGE@1", "Device", "E"),
+        ("eperm:FLUSH_DMA@1", "Device", "E"),
+        ("eperm:SET_ENCODER_WIDTH@2", "Device", "E"), // call 1 is the open-time limit probe
     ];
-    for (fault, kind) in cases {
-        in_emulator(
-            "fault_child",
-            &[
+    for (fault, kind, generations) in cases {
+        for g in generations.chars().map(String::from) {
+            let env = [
                 ("JPEGENC_EMU_FAULT", fault),
                 ("AMLJPEG_EXPECT", kind),
                 ("JPEGENC_EMU_MPIXPS", "0"),
-            ],
-        );
+                ("JPEGENC_EMU_GEN", g.as_str()),
+            ];
+            in_emulator("fault_child", &env);
+        }
     }
 }
 

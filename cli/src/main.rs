@@ -153,7 +153,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(Some(info)) => {
                     let b = &info.buffers;
                     println!(
-                        "hardware: {} ({}-generation driver)",
+                        "hardware: {} ({:?}-generation driver)",
                         info.soc, info.generation
                     );
                     println!(

@@ -55,10 +55,11 @@ def run_client(paths, **env):
             return json.loads(out.stdout), json.load(f)
 
 
-@pytest.mark.parametrize("output_size", ["total", "payload"])
-def test_hardware_photos_within_1db_of_libjpeg_turbo(output_size):
+@pytest.mark.parametrize("generation,output_size", [("E", "total"), ("E", "payload"), ("J", "payload")])
+def test_hardware_photos_within_1db_of_libjpeg_turbo(generation, output_size):
     names = ["chelsea.png", "coffee.png", "astronaut.png", "logo.png", "brick.png"]
-    results, stats = run_client([os.path.join(TESTDATA, n) for n in names], JPEGENC_EMU_OUTPUT_SIZE=output_size)
+    results, stats = run_client([os.path.join(TESTDATA, n) for n in names], JPEGENC_EMU_GEN=generation,
+                                JPEGENC_EMU_OUTPUT_SIZE=output_size)
     for name, (ours, theirs) in zip(names, results):
         assert ours > theirs - 1.0, (name, ours, theirs)
     assert stats["new_cmds"] == len(names), stats

@@ -3,6 +3,7 @@
 //! filled by edge replication so the partial edge MCUs see real pixels.
 
 use super::protocol::fmt;
+use super::session::Generation;
 use crate::format::{Frame, PixelFormat};
 
 fn align(v: usize, a: usize) -> usize {
@@ -10,11 +11,13 @@ fn align(v: usize, a: usize) -> usize {
 }
 
 /// Which hardware input format a contract format is sent as. RGB-like formats become
-/// RGB888_PLANE (what the vendor HAL sends), grey becomes NV12 with neutral chroma.
-pub fn hardware_format(format: PixelFormat) -> u32 {
+/// RGB888_PLANE (what the vendor HAL sends), grey becomes NV12 with neutral chroma, and I420
+/// becomes NV12 on J, whose driver never configures the U plane's canvas.
+pub fn hardware_format(format: PixelFormat, generation: Generation) -> u32 {
     match format {
         PixelFormat::Nv12 | PixelFormat::Gray8 => fmt::NV12,
         PixelFormat::Nv21 => fmt::NV21,
+        PixelFormat::I420 if generation == Generation::J => fmt::NV12,
         PixelFormat::I420 => fmt::YUV420,
         PixelFormat::Yuyv => fmt::YUV422_SINGLE,
         PixelFormat::Rgb24 | PixelFormat::Bgr24 | PixelFormat::Rgba32 | PixelFormat::Bgra32 => {
@@ -23,7 +26,20 @@ pub fn hardware_format(format: PixelFormat) -> u32 {
     }
 }
 
+/// The hardware format that is a contract format's own layout (zero-copy input is possible
+/// only when the device takes the format as it is).
+pub fn native_format(format: PixelFormat) -> Option<u32> {
+    match format {
+        PixelFormat::Nv12 => Some(fmt::NV12),
+        PixelFormat::Nv21 => Some(fmt::NV21),
+        PixelFormat::I420 => Some(fmt::YUV420),
+        PixelFormat::Yuyv => Some(fmt::YUV422_SINGLE),
+        _ => None,
+    }
+}
+
 /// The geometry the hardware reads for one input format and size.
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputLayout {
     pub format: u32,
@@ -111,8 +127,23 @@ pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
             replicate_rows(luma, l.stride, pw, h, ph);
             match frame.format() {
                 PixelFormat::Gray8 => rest[..l.stride * pch].fill(128),
+                PixelFormat::I420 if l.format == fmt::NV12 => {
+                    // Interleave U and V into NV12's chroma plane.
+                    let mut pairs = vec![0u8; 2 * frame.plane(1).row_bytes];
+                    for y in 0..ch {
+                        let (u, v) = (frame.row(1, y), frame.row(2, y));
+                        let row = &mut pairs[..2 * u.len()];
+                        for (i, (&a, &b)) in u.iter().zip(v).enumerate() {
+                            row[2 * i] = a;
+                            row[2 * i + 1] = b;
+                        }
+                        put_row(&mut rest[y * l.stride..y * l.stride + 2 * pcw], row, 2);
+                    }
+                    replicate_rows(rest, l.stride, 2 * pcw, ch, pch);
+                }
                 PixelFormat::I420 => {
                     let cs = l.chroma_stride;
+
                     let (u, v) = rest.split_at_mut(l.plane_offsets[2] - l.plane_offsets[1]);
                     for (plane, index) in [(u, 1), (v, 2)] {
                         for y in 0..ch {
@@ -282,7 +313,11 @@ mod tests {
                 .map(|i| (i * 13) as u8)
                 .collect();
             let frame = Frame::new(&data, w, h, 0, format).unwrap();
-            let l = InputLayout::new(hardware_format(format), w as usize, h as usize);
+            let l = InputLayout::new(
+                hardware_format(format, Generation::E),
+                w as usize,
+                h as usize,
+            );
             let mut laid = vec![0; l.extent];
             write_frame(&frame, &l, &mut laid);
             // Only the pixels, no padding, then padded in place.
@@ -301,6 +336,19 @@ mod tests {
                 assert_eq!(caller, laid, "{}", format.name());
             }
         }
+    }
+
+    #[test]
+    fn i420_goes_as_nv12_on_j() {
+        // 3x2 I420: luma 1..6, U 7, V 8.
+        let data = [1, 2, 3, 4, 5, 6, 7, 9, 8, 10];
+        let frame = Frame::new(&data, 3, 2, 0, PixelFormat::I420).unwrap();
+        let l = InputLayout::new(hardware_format(PixelFormat::I420, Generation::J), 3, 2);
+        assert_eq!(l.format, fmt::NV12);
+        let mut dst = vec![0; l.extent];
+        write_frame(&frame, &l, &mut dst);
+        let c = l.plane_offsets[1];
+        assert_eq!(&dst[c..c + 6], &[7, 8, 9, 10, 9, 10]);
     }
 
     #[test]

@@ -144,6 +144,50 @@ pub fn resolve(buf: &[u8], size: usize, known: Option<SizeRule>) -> Result<Resol
     )))
 }
 
+/// J: the header is in its own (assist) buffer and the entropy data starts the bitstream
+/// buffer. `size` is what GET_OUTPUT_SIZE said; returns the scan's length including EOI
+/// (which the caller appends when `append_eoi`).
+pub fn resolve_scan(
+    header: &[u8],
+    bitstream: &[u8],
+    head_bytes: usize,
+    size: usize,
+) -> Result<Resolved> {
+    if head_bytes != HEADER_LEN {
+        return Err(bad(format!(
+            "the driver reports a {head_bytes}-byte header, not {HEADER_LEN}"
+        )));
+    }
+    if size == 0 {
+        return Err(bad("the encoder produced no output"));
+    }
+    if size.saturating_add(2) > bitstream.len() {
+        return Err(bad(format!(
+            "output of {size} bytes overflows the {}-byte bitstream buffer",
+            bitstream.len()
+        )));
+    }
+    let info = check_header(header)?;
+    let scan = &bitstream[..size];
+    if scan.ends_with(&[0xFF, 0xD9]) && first_marker(scan) == Some(size - 2) {
+        return Ok(Resolved {
+            len: size,
+            append_eoi: false,
+            rule: None,
+        });
+    }
+    if scan_length(scan, header, info)? == size {
+        return Ok(Resolved {
+            len: size + 2,
+            append_eoi: true,
+            rule: None,
+        });
+    }
+    Err(bad(format!(
+        "the entropy data does not end where GET_OUTPUT_SIZE ({size}) says"
+    )))
+}
+
 /// A Huffman decoding table (JPEG Annex C/F: per code length, the first code and value index).
 struct Huffman {
     max_code: [i32; 18],
@@ -355,6 +399,38 @@ mod tests {
         );
         let r = resolve(&b, HEADER_LEN + SCAN.len(), None).unwrap();
         assert_eq!(r.rule, Some(SizeRule::Total));
+    }
+
+    #[test]
+    fn split_header_and_scan() {
+        let h = header();
+        let mut bs = SCAN.to_vec();
+        bs.extend_from_slice(&[0xFF, 0xD9]);
+        bs.resize(4096, 0);
+        assert_eq!(
+            resolve_scan(&h, &bs, HEADER_LEN, 4).unwrap(),
+            Resolved {
+                len: 4,
+                append_eoi: false,
+                rule: None
+            }
+        );
+        let mut bare = SCAN.to_vec();
+        bare.resize(4096, 0x5A);
+        assert_eq!(
+            resolve_scan(&h, &bare, HEADER_LEN, 2).unwrap(),
+            Resolved {
+                len: 4,
+                append_eoi: true,
+                rule: None
+            }
+        );
+        assert!(resolve_scan(&h, &bs, 600, 4).is_err(), "head bytes");
+        assert!(resolve_scan(&h, &bs, HEADER_LEN, 4095).is_err(), "no room");
+        assert!(
+            resolve_scan(&h, &bare, HEADER_LEN, 3).is_err(),
+            "size disagrees with the data"
+        );
     }
 
     #[test]

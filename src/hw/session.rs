@@ -1,9 +1,10 @@
-//! One open of the device: open, identify, map, CONFIG_INIT, then encode frames until an
-//! error makes the caller drop it (which unmaps, closes, and so powers the block down).
+//! One open of the device: open, identify the driver generation, map, CONFIG_INIT, then encode
+//! frames until an error makes the caller drop it (which unmaps, closes, and so powers the
+//! block down).
 
 use super::layout::{hardware_format, write_frame, InputLayout};
 use super::output::{self, SizeRule};
-use super::protocol::{self as p, fmt, ioctl};
+use super::protocol::{self as p, e, fmt, j};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Frame, PixelFormat, Subsampling};
 use memmap2::{MmapOptions, MmapRaw};
@@ -11,35 +12,85 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::fs::File;
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
+
+/// The two incompatible drivers behind the same device name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    /// Meson8b / Odroid C1, 3.10 kernels: magic 'E'.
+    E,
+    /// GXBB / Odroid C2 and later: magic 'J'.
+    J,
+}
 
 fn device_error(what: &str, errno: Errno) -> Error {
     Error::device(format!("{what} failed: {}", errno.desc()))
 }
 
-/// The device's buffer layout, validated.
+/// The device's buffer layout, validated: every area inside the map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BufferInfo {
     pub total: usize,
     pub input: Range<usize>,
+    /// J: the assist buffer the driver writes the header into.
+    pub header: Option<Range<usize>>,
+    /// The bitstream buffer, as far as it lies inside the map.
     pub bitstream: Range<usize>,
 }
 
+fn implausible(w: &[u32]) -> Error {
+    Error::device(format!("implausible buffer layout {w:x?}"))
+}
+
 impl BufferInfo {
-    /// Checks the numbers GET_BUFFINFO returned: every area inside the map, input before the
-    /// bitstream, bitstream capacity min(size, total − start) (the 8M/HD size bug).
-    pub fn from_words(w: &[u32]) -> Result<BufferInfo> {
+    /// E: `[total, input start, input size, bitstream start, bitstream size]`. The bitstream
+    /// capacity is min(size, total − start): the 8M/HD levels report 64 MiB.
+    pub fn from_e_words(w: &[u32]) -> Result<BufferInfo> {
         let [total, in_start, in_size, bs_start, bs_size] =
             [w[0], w[1], w[2], w[3], w[4]].map(|v| v as usize);
+        Self::check(w, total, in_start, in_size, None, bs_start, bs_size)
+    }
+
+    /// J: `[total, input start, input size, assist start, assist size, bitstream start,
+    /// bitstream size]`.
+    pub fn from_j_words(w: &[u32]) -> Result<BufferInfo> {
+        let [total, in_start, in_size, as_start, as_size, bs_start, bs_size] =
+            [w[0], w[1], w[2], w[3], w[4], w[5], w[6]].map(|v| v as usize);
+        if as_size < p::HEADER_LEN
+            || as_start < in_start
+            || as_start.saturating_add(as_size) > bs_start.min(total)
+        {
+            return Err(implausible(w));
+        }
+        Self::check(
+            w,
+            total,
+            in_start,
+            in_size.min(as_start - in_start),
+            Some(as_start..as_start + as_size),
+            bs_start,
+            bs_size,
+        )
+    }
+
+    fn check(
+        w: &[u32],
+        total: usize,
+        in_start: usize,
+        in_size: usize,
+        header: Option<Range<usize>>,
+        bs_start: usize,
+        bs_size: usize,
+    ) -> Result<BufferInfo> {
         if total == 0 || total > 1 << 30 {
             return Err(Error::device(format!(
                 "implausible reserved size {total:#x}"
             )));
         }
         if in_start >= total || bs_start >= total || in_start >= bs_start || in_size == 0 {
-            return Err(Error::device(format!("implausible buffer layout {w:x?}")));
+            return Err(implausible(w));
         }
         let input_cap = in_size.min(bs_start - in_start);
         let bitstream_cap = bs_size.min(total - bs_start);
@@ -51,6 +102,7 @@ impl BufferInfo {
         Ok(BufferInfo {
             total,
             input: in_start..in_start + input_cap,
+            header,
             bitstream: bs_start..bs_start + bitstream_cap,
         })
     }
@@ -59,11 +111,20 @@ impl BufferInfo {
 /// What the device is, for `amljpeg info`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
-    pub generation: &'static str,
+    pub generation: Generation,
     pub soc: String,
     pub max_width: u32,
     pub max_height: u32,
     pub buffers: BufferInfo,
+}
+
+/// Where the last JPEG is.
+enum Output {
+    None,
+    /// Contiguous in the map (absolute offsets).
+    Mapped(Range<usize>),
+    /// Assembled in our memory (J, when no gap precedes the bitstream buffer).
+    Owned(Vec<u8>),
 }
 
 pub struct Session {
@@ -72,6 +133,7 @@ pub struct Session {
     file: File,
     info: DeviceInfo,
     rule: Option<SizeRule>,
+    output: Output,
 }
 
 fn open_error(path: &Path, e: std::io::Error) -> Error {
@@ -84,6 +146,11 @@ fn open_error(path: &Path, e: std::io::Error) -> Error {
     Error::new(kind, format!("cannot open {}: {e}", path.display()))
 }
 
+fn id_string(id: &[u8]) -> String {
+    String::from_utf8_lossy(&id[..id.iter().position(|&b| b == 0).unwrap_or(16).min(16)])
+        .into_owned()
+}
+
 impl Session {
     pub fn open(path: &Path) -> Result<Session> {
         // std opens with O_CLOEXEC: the descriptor never leaks into an exec'd program.
@@ -92,39 +159,62 @@ impl Session {
             .write(true)
             .open(path)
             .map_err(|e| open_error(path, e))?;
-        let soc = Self::identify(&file)?;
         let fd = file.as_raw_fd();
+        let (generation, soc) = Self::identify(fd)?;
         let mut words = [0u32; p::SCRATCH_WORDS];
-        // SAFETY: `words` is larger than any generation writes.
-        unsafe { ioctl::get_buffinfo(fd, &mut words) }
-            .map_err(|e| device_error("GET_BUFFINFO", e))?;
-        let buffers = BufferInfo::from_words(&words)?;
-        // The level's limits: asking for more than the maximum writes the maximum back and
-        // changes nothing.
-        let (mut max_w, mut max_h) = (u32::MAX, u32::MAX);
-        // SAFETY: u32s we own, the size the driver reads and writes.
-        unsafe {
-            ioctl::set_encoder_width(fd, &mut max_w).and(ioctl::set_encoder_height(fd, &mut max_h))
-        }
-        .map_err(|e| device_error("SET_ENCODER_WIDTH/HEIGHT", e))?;
-        if [max_w, max_h].iter().any(|&m| m == u32::MAX || m == 0) {
+        let (buffers, max_w, max_h) = match generation {
+            Generation::E => {
+                // SAFETY: `words` is larger than the driver writes.
+                unsafe { e::get_buffinfo(fd, &mut words) }
+                    .map_err(|e| device_error("GET_BUFFINFO", e))?;
+                let buffers = BufferInfo::from_e_words(&words)?;
+                // The level's limits: asking for more than the maximum writes the maximum back
+                // and changes nothing.
+                let (mut w, mut h) = (u32::MAX, u32::MAX);
+                // SAFETY: u32s we own, the size the driver reads and writes.
+                unsafe { e::set_encoder_width(fd, &mut w).and(e::set_encoder_height(fd, &mut h)) }
+                    .map_err(|e| device_error("SET_ENCODER_WIDTH/HEIGHT", e))?;
+                (buffers, w, h)
+            }
+            Generation::J => {
+                // SAFETY: as above.
+                let r = unsafe { j::get_buffinfo(fd, &mut words) }
+                    .map_err(|e| device_error("GET_BUFFINFO", e))?;
+                if r != 0 {
+                    return Err(Error::device("GET_BUFFINFO copied short"));
+                }
+                let buffers = BufferInfo::from_j_words(&words)?;
+                // Every J level's input area is 3 × max²: the maximum side without private knowledge.
+                let max = ((words[2] / 3) as f64).sqrt() as u32;
+                (buffers, max, max)
+            }
+        };
+        if [max_w, max_h].iter().any(|&m| m == u32::MAX || m < 16) {
             return Err(Error::device("the driver did not report its size limits"));
         }
         let map = MmapOptions::new()
             .len(buffers.total)
             .map_raw(&file)
             .map_err(|e| Error::device(format!("mmap of {} bytes failed: {e}", buffers.total)))?;
-        // SAFETY: CONFIG_INIT takes no argument.
-        unsafe { ioctl::config_init(fd) }.map_err(|e| device_error("CONFIG_INIT", e))?;
-        // Quantisation from the Annex K base tables: with SET_QUALTIY they are libjpeg's.
-        // SAFETY: an int we own.
-        unsafe { ioctl::sel_quant_table(fd, &1) }
-            .map_err(|e| device_error("SEL_QUANT_TABLE", e))?;
-        // SAFETY: NULL clears the external table; the driver copies nothing.
-        unsafe { ioctl::set_ext_quant_table(fd, std::ptr::null()) }
-            .map_err(|e| device_error("SET_EXT_QUANT_TABLE", e))?;
+        match generation {
+            Generation::E => {
+                // SAFETY: CONFIG_INIT takes no argument.
+                unsafe { e::config_init(fd) }.map_err(|e| device_error("CONFIG_INIT", e))?;
+                // Quantisation from the Annex K base tables: with SET_QUALTIY they are libjpeg's.
+                // SAFETY: an int we own.
+                unsafe { e::sel_quant_table(fd, &1) }
+                    .map_err(|e| device_error("SEL_QUANT_TABLE", e))?;
+                // SAFETY: NULL clears the external table; the driver copies nothing.
+                unsafe { e::set_ext_quant_table(fd, std::ptr::null()) }
+                    .map_err(|e| device_error("SET_EXT_QUANT_TABLE", e))?;
+            }
+            Generation::J => {
+                // SAFETY: CONFIG_INIT takes no argument.
+                unsafe { j::config_init(fd) }.map_err(|e| device_error("CONFIG_INIT", e))?;
+            }
+        }
         let info = DeviceInfo {
-            generation: "E",
+            generation,
             soc,
             max_width: max_w,
             max_height: max_h,
@@ -135,45 +225,46 @@ impl Session {
             file,
             info,
             rule: None,
+            output: Output::None,
         })
     }
 
-    /// Tells the driver generation apart without side effects: J's GET_DEVINFO first (E answers
-    /// EPERM), then E's. Both write into a zeroed scratch larger than any of them writes.
-    fn identify(file: &File) -> Result<String> {
-        let fd = file.as_raw_fd();
+    /// Tells the generations apart without side effects: J's GET_DEVINFO first (E answers
+    /// EPERM), then E's. Both write into a zeroed scratch larger than either writes.
+    fn identify(fd: RawFd) -> Result<(Generation, String)> {
         let mut id = [0u8; 4 * p::SCRATCH_WORDS];
         // SAFETY: `id` is larger than either generation writes.
-        match unsafe { ioctl::j_get_devinfo(fd, &mut id) } {
-            Ok(_) => {
-                let soc =
-                    String::from_utf8_lossy(&id[..id.iter().position(|&b| b == 0).unwrap_or(16)])
-                        .into_owned();
-                return Err(Error::unsupported(format!("{soc}: the J-generation driver (GXBB and later) is not supported by this build")));
+        let (generation, r) = match unsafe { j::get_devinfo(fd, &mut id) } {
+            Ok(r) => (Generation::J, r),
+            Err(Errno::EPERM) => {
+                id.fill(0);
+                // SAFETY: as above.
+                let r = unsafe { e::get_devinfo(fd, &mut id) }
+                    .map_err(|e| device_error("GET_DEVINFO", e))?;
+                (Generation::E, r)
             }
-            Err(Errno::EPERM) => {}
             Err(e) => return Err(device_error("GET_DEVINFO", e)),
-        }
-        id.fill(0);
-        // SAFETY: as above.
-        unsafe { ioctl::get_devinfo(fd, &mut id) }.map_err(|e| device_error("GET_DEVINFO", e))?;
-        let soc = String::from_utf8_lossy(&id[..id.iter().position(|&b| b == 0).unwrap_or(16)])
-            .into_owned();
-        if !soc.starts_with("AML-") {
+        };
+        let soc = id_string(&id);
+        if r != 0 || !soc.starts_with("AML-") {
             return Err(Error::new(
                 ErrorKind::NoDevice,
                 format!("not an Amlogic JPEG encoder (device says {soc:?})"),
             ));
         }
-        Ok(soc)
+        Ok((generation, soc))
     }
 
     pub fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
-    /// Whether the hardware can encode this frame at all (size within the level, a
-    /// subsampling it produces).
+    fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// Whether the hardware can encode this frame (size within the level, a subsampling it
+    /// produces).
     pub fn supports(&self, width: usize, height: usize, subsampling: Subsampling) -> Result<()> {
         if subsampling == Subsampling::S444 {
             return Err(Error::unsupported(
@@ -189,43 +280,14 @@ impl Session {
         Ok(())
     }
 
-    fn fd(&self) -> std::os::fd::RawFd {
-        self.file.as_raw_fd()
-    }
-
-    /// Sets the encoder size; the driver writes its maximum back if it refuses a value.
-    fn set_size(&self, width: u32, height: u32) -> Result<()> {
-        let (mut w, mut h) = (width, height);
-        // SAFETY: u32s we own.
-        unsafe {
-            ioctl::set_encoder_width(self.fd(), &mut w)
-                .and(ioctl::set_encoder_height(self.fd(), &mut h))
-        }
-        .map_err(|e| device_error("SET_ENCODER_WIDTH/HEIGHT", e))?;
-        if (w, h) != (width, height) {
-            return Err(Error::device(format!(
-                "the driver refused the size {width}x{height}"
-            )));
-        }
-        Ok(())
-    }
-
-    fn stage(&self) -> Result<u32> {
-        let mut stage = 0;
-        // SAFETY: a u32 we own.
-        unsafe { ioctl::get_stage(self.fd(), &mut stage) }
-            .map_err(|e| device_error("GET_STAGE", e))?;
-        Ok(stage)
-    }
-
-    /// The input area laid out for a frame: where the caller's pixels go.
+    /// The input area laid out for a frame of `format`.
     pub fn input_layout(
         &self,
         format: PixelFormat,
         width: usize,
         height: usize,
     ) -> Result<InputLayout> {
-        let layout = InputLayout::new(hardware_format(format), width, height);
+        let layout = InputLayout::new(hardware_format(format, self.info.generation), width, height);
         if layout.extent > self.info.buffers.input.len() {
             return Err(Error::unsupported(format!(
                 "a {width}x{height} frame does not fit the device's input area"
@@ -242,29 +304,33 @@ impl Session {
         unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(r.start), r.len()) }
     }
 
-    fn bitstream(&mut self) -> &mut [u8] {
-        let r = self.info.buffers.bitstream.clone();
-        // SAFETY: as in input_area; called only after the job completed.
+    fn region(&mut self, r: Range<usize>) -> &mut [u8] {
+        debug_assert!(r.end <= self.info.buffers.total);
+        // SAFETY: every range passed here was validated against the map; called only after
+        // the job completed.
         unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(r.start), r.len()) }
     }
 
-    /// The bytes of a finished JPEG (a range returned by [`Session::encode`]).
-    pub fn output(&self, range: Range<usize>) -> &[u8] {
-        let start = self.info.buffers.bitstream.start;
-        // SAFETY: the range was validated against the bitstream buffer by `resolve`.
-        unsafe {
-            std::slice::from_raw_parts(self.map.as_ptr().add(start + range.start), range.len())
+    /// The last JPEG (after a successful [`Session::encode`] or [`Session::run`]).
+    pub fn output(&self) -> &[u8] {
+        match &self.output {
+            Output::None => &[],
+            // SAFETY: the range was validated against the map.
+            Output::Mapped(r) => unsafe {
+                std::slice::from_raw_parts(self.map.as_ptr().add(r.start), r.len())
+            },
+            Output::Owned(v) => v,
         }
     }
 
-    /// Lays out `frame` and encodes it; returns where the JPEG is in the bitstream buffer.
+    /// Lays out `frame` and encodes it.
     pub fn encode(
         &mut self,
         frame: &Frame<'_>,
         quality: u8,
         subsampling: Subsampling,
         deadline: Instant,
-    ) -> Result<Range<usize>> {
+    ) -> Result<()> {
         self.supports(frame.width(), frame.height(), subsampling)?;
         let layout = self.input_layout(frame.format(), frame.width(), frame.height())?;
         write_frame(frame, &layout, self.input_area());
@@ -278,21 +344,62 @@ impl Session {
         quality: u8,
         subsampling: Subsampling,
         deadline: Instant,
-    ) -> Result<Range<usize>> {
-        // Width, height and quality are driver globals: set them for every frame and make sure
-        // the size was taken.
-        self.set_size(layout.width as u32, layout.height as u32)?;
-        // SAFETY: an int we own.
-        unsafe { ioctl::set_quality(self.fd(), &(quality as i32)) }
-            .map_err(|e| device_error("SET_QUALTIY", e))?;
+    ) -> Result<()> {
+        self.output = Output::None;
         let out_fmt = if subsampling == Subsampling::S422 {
             fmt::YUV422_SINGLE
         } else {
             fmt::YUV420
         };
+        match self.info.generation {
+            Generation::E => self.run_e(layout, quality, out_fmt, deadline)?,
+            Generation::J => self.run_j(layout, quality, out_fmt, deadline)?,
+        }
+        let jpeg = self.output();
+        let header = output::check_header(jpeg)?;
+        let want_v = if subsampling == Subsampling::S422 {
+            1
+        } else {
+            2
+        };
+        if (header.width, header.height, header.h, header.v)
+            != (layout.width, layout.height, 2, want_v)
+        {
+            self.output = Output::None;
+            return Err(Error::device(format!(
+                "the JPEG header says {}x{} sampling {}x{}, not what was asked",
+                header.width, header.height, header.h, header.v
+            )));
+        }
+        Ok(())
+    }
+
+    fn run_e(
+        &mut self,
+        layout: &InputLayout,
+        quality: u8,
+        out_fmt: u32,
+        deadline: Instant,
+    ) -> Result<()> {
+        let fd = self.fd();
+        // Width, height and quality are driver globals: set them for every frame and make sure
+        // the size was taken (a refused size writes the maximum back).
+        let (w, h) = (layout.width as u32, layout.height as u32);
+        let (mut rw, mut rh) = (w, h);
+        // SAFETY: u32s and an int we own.
+        unsafe { e::set_encoder_width(fd, &mut rw).and(e::set_encoder_height(fd, &mut rh)) }
+            .map_err(|e| device_error("SET_ENCODER_WIDTH/HEIGHT", e))?;
+        if (rw, rh) != (w, h) {
+            return Err(Error::device(format!(
+                "the driver refused the size {w}x{h}"
+            )));
+        }
+        // SAFETY: an int we own.
+        unsafe { e::set_quality(fd, &(quality as i32)) }
+            .map_err(|e| device_error("SET_QUALTIY", e))?;
         // need_flush with the whole extent: the driver cleans the cache over every byte the
         // hardware reads, padding included.
-        let cmd: [u32; p::NEW_CMD_WORDS] = [
+        let cmd: [u32; e::NEW_CMD_WORDS] = [
             p::LOCAL_BUFF,
             layout.format,
             out_fmt,
@@ -302,46 +409,99 @@ impl Session {
             1,
         ];
         // SAFETY: the driver reads exactly NEW_CMD_WORDS words.
-        unsafe { ioctl::new_cmd(self.fd(), &cmd) }.map_err(|e| device_error("NEW_CMD", e))?;
-        self.wait(deadline)?;
+        unsafe { e::new_cmd(fd, &cmd) }.map_err(|e| device_error("NEW_CMD", e))?;
+        self.wait(deadline, true)?;
         let mut size = 0u32;
         // SAFETY: a u32 we own.
-        unsafe { ioctl::get_output_size(self.fd(), &mut size) }
+        unsafe { e::get_output_size(fd, &mut size) }
             .map_err(|e| device_error("GET_OUTPUT_SIZE", e))?;
-        let size = size as usize;
-        let cap = self.info.buffers.bitstream.len();
+        let bitstream = self.info.buffers.bitstream.clone();
         // Invalidate the CPU's view of the header and data before reading them.
-        let range = [1u32, 0, size.saturating_add(p::HEADER_LEN).min(cap) as u32];
+        let range = [
+            1u32,
+            0,
+            (size as usize)
+                .saturating_add(p::HEADER_LEN)
+                .min(bitstream.len()) as u32,
+        ];
         // SAFETY: FLUSH_DMA reads three words.
-        unsafe { ioctl::flush_dma(self.fd(), &range) }.map_err(|e| device_error("FLUSH_DMA", e))?;
+        unsafe { e::flush_dma(fd, &range) }.map_err(|e| device_error("FLUSH_DMA", e))?;
         let known = self.rule;
-        let buf = self.bitstream();
-        let resolved = output::resolve(buf, size, known)?;
+        let buf = self.region(bitstream.clone());
+        let resolved = output::resolve(buf, size as usize, known)?;
         if resolved.append_eoi {
             buf[resolved.len - 2..resolved.len].copy_from_slice(&[0xFF, 0xD9]);
         }
-        let header = output::check_header(buf)?;
-        let want_v = if subsampling == Subsampling::S422 {
-            1
-        } else {
-            2
-        };
-        if (header.width, header.height, header.h, header.v)
-            != (layout.width, layout.height, 2, want_v)
-        {
-            return Err(Error::device(format!(
-                "the JPEG header says {}x{} sampling {}x{}, not what was asked",
-                header.width, header.height, header.h, header.v
-            )));
-        }
         self.rule = resolved.rule.or(known);
-        Ok(0..resolved.len)
+        self.output = Output::Mapped(bitstream.start..bitstream.start + resolved.len);
+        Ok(())
     }
 
-    /// Waits for completion: poll(POLLIN) until the deadline, each wake-up confirmed with
-    /// GET_STAGE (a readiness left over from an aborted job can wake us early). Sleeps in the
-    /// kernel: a waiting caller uses no CPU.
-    fn wait(&self, deadline: Instant) -> Result<()> {
+    fn run_j(
+        &mut self,
+        layout: &InputLayout,
+        quality: u8,
+        out_fmt: u32,
+        deadline: Instant,
+    ) -> Result<()> {
+        let fd = self.fd();
+        // Size, quality (with the Annex K table set, so the tables are libjpeg's) and the
+        // input flush all travel in the command; the rest of the 30 words stay zero.
+        let mut cmd = [0u32; j::NEW_CMD_WORDS];
+        cmd[..10].copy_from_slice(&[
+            p::LOCAL_BUFF,
+            layout.format,
+            out_fmt,
+            layout.width as u32,
+            layout.height as u32,
+            layout.extent as u32,
+            0,
+            quality as u32,
+            1,
+            1,
+        ]);
+        // SAFETY: the driver copies exactly NEW_CMD_WORDS words.
+        unsafe { j::new_cmd(fd, &cmd) }.map_err(|e| device_error("NEW_CMD", e))?;
+        // GET_STAGE is sticky at 4 on J: completion is known only through poll.
+        self.wait(deadline, false)?;
+        let mut sizes = [0u32; 2];
+        // SAFETY: the driver writes two words (and invalidates the output's cache lines).
+        let r = unsafe { j::get_output_size(fd, &mut sizes) }
+            .map_err(|e| device_error("GET_OUTPUT_SIZE", e))?;
+        if r != 0 {
+            return Err(Error::device("GET_OUTPUT_SIZE copied short"));
+        }
+        let buffers = self.info.buffers.clone();
+        let header_area = buffers.header.clone().expect("J has an assist buffer");
+        let header: Vec<u8> = self
+            .region(header_area.start..header_area.start + p::HEADER_LEN)
+            .to_vec();
+        let bitstream = self.region(buffers.bitstream.clone());
+        let resolved =
+            output::resolve_scan(&header, bitstream, sizes[0] as usize, sizes[1] as usize)?;
+        if resolved.append_eoi {
+            bitstream[resolved.len - 2..resolved.len].copy_from_slice(&[0xFF, 0xD9]);
+        }
+        // One contiguous JPEG without copying the scan: the header goes into the unused gap
+        // just before the bitstream buffer, when the layout leaves one.
+        let start = buffers.bitstream.start;
+        let used_before = buffers.input.end.max(header_area.end);
+        if start >= used_before + p::HEADER_LEN {
+            self.region(start - p::HEADER_LEN..start)
+                .copy_from_slice(&header);
+            self.output = Output::Mapped(start - p::HEADER_LEN..start + resolved.len);
+        } else {
+            let mut jpeg = header;
+            jpeg.extend_from_slice(&self.region(buffers.bitstream.clone())[..resolved.len]);
+            self.output = Output::Owned(jpeg);
+        }
+        Ok(())
+    }
+
+    /// Waits for completion: poll(POLLIN) until the deadline (a waiting caller sleeps in the
+    /// kernel and uses no CPU). On E each wake-up is confirmed with GET_STAGE (a readiness left
+    /// over from an aborted job can wake us early); J's stage is sticky, so poll alone counts.
+    fn wait(&self, deadline: Instant, confirm_stage: bool) -> Result<()> {
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -360,7 +520,14 @@ impl Session {
                 Ok(_) => {}
                 Err(e) => return Err(device_error("poll", e)),
             }
-            if self.stage()? == p::STAGE_DONE {
+            if !confirm_stage {
+                return Ok(());
+            }
+            let mut stage = 0;
+            // SAFETY: a u32 we own.
+            unsafe { e::get_stage(self.fd(), &mut stage) }
+                .map_err(|e| device_error("GET_STAGE", e))?;
+            if stage == e::STAGE_DONE {
                 return Ok(());
             }
         }
@@ -372,14 +539,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buffer_info_is_validated() {
-        let c1 = BufferInfo::from_words(&[0x1800000, 0, 0x13B3000, 0x1400000, 0x400000]).unwrap();
+    fn e_buffer_info_is_validated() {
+        let c1 = BufferInfo::from_e_words(&[0x1800000, 0, 0x13B3000, 0x1400000, 0x400000]).unwrap();
         assert_eq!(
             (c1.input, c1.bitstream),
             (0..0x13B3000, 0x1400000..0x1800000)
         );
         // The 8M level reports a 64 MiB bitstream buffer that runs 60 MiB past the block.
-        let l8 = BufferInfo::from_words(&[0x2300000, 0, 0x1E7B000, 0x1F00000, 0x4000000]).unwrap();
+        let l8 =
+            BufferInfo::from_e_words(&[0x2300000, 0, 0x1E7B000, 0x1F00000, 0x4000000]).unwrap();
         assert_eq!(l8.bitstream, 0x1F00000..0x2300000);
         for bad in [
             [0, 0, 1, 2, 3],
@@ -387,7 +555,32 @@ mod tests {
             [0x1000000, 0x800000, 0x100, 0x400000, 0x100000],
             [0x100000, 0, 0x1000, 0xFF000, 0x100000],
         ] {
-            assert!(BufferInfo::from_words(&bad).is_err(), "{bad:x?}");
+            assert!(BufferInfo::from_e_words(&bad).is_err(), "{bad:x?}");
         }
+    }
+
+    #[test]
+    fn j_buffer_info_is_validated() {
+        let c2 = BufferInfo::from_j_words(&[
+            0x1800000, 0, 0x13B3000, 0x13B4000, 0x2000, 0x1400000, 0x400000,
+        ])
+        .unwrap();
+        assert_eq!(
+            (c2.input, c2.header, c2.bitstream),
+            (
+                0..0x13B3000,
+                Some(0x13B4000..0x13B6000),
+                0x1400000..0x1800000
+            )
+        );
+        // An assist buffer overlapping the bitstream, or too small for the header: refused.
+        assert!(BufferInfo::from_j_words(&[
+            0x1800000, 0, 0x13B3000, 0x13FF000, 0x2000, 0x1400000, 0x400000
+        ])
+        .is_err());
+        assert!(BufferInfo::from_j_words(&[
+            0x1800000, 0, 0x13B3000, 0x13B4000, 0x100, 0x1400000, 0x400000
+        ])
+        .is_err());
     }
 }
