@@ -44,6 +44,23 @@ pub fn split_chroma(frame: &Frame<'_>, target: Subsampling, cb: &mut Vec<u8>, cr
     let (sh, sv) = source_factors(frame.format());
     let (th, tv) = target.factors();
     let (cw, ch) = chroma_size(frame.width(), frame.height(), target);
+    if (sh, sv) == (th, tv) && matches!(frame.format(), PixelFormat::Nv12 | PixelFormat::Nv21) {
+        // The common case, a plain de-interleave, kept tight.
+        let (first, second) = if frame.format() == PixelFormat::Nv12 {
+            (&mut *cb, &mut *cr)
+        } else {
+            (&mut *cr, &mut *cb)
+        };
+        first.clear();
+        second.clear();
+        for y in 0..ch {
+            for pair in frame.row(1, y).chunks_exact(2) {
+                first.push(pair[0]);
+                second.push(pair[1]);
+            }
+        }
+        return;
+    }
     let source_rows = frame.height().div_ceil(sv);
     cb.clear();
     cr.clear();

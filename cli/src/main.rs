@@ -1,6 +1,7 @@
 //! `amljpeg`: encode an image with the hardware JPEG encoder or libjpeg-turbo, and report what
 //! this machine offers.
 
+mod bench;
 mod image_file;
 
 use amljpeg::{Backend, BackendChoice, Encoder, Frame, PixelFormat, Subsampling};
@@ -41,6 +42,18 @@ enum Command {
         /// Pixel format of a raw frame: rgb24, bgr24, rgba32, bgra32, nv12, nv21, i420, yuyv, gray8.
         #[arg(long, value_parser = parse_format, requires = "size")]
         format: Option<PixelFormat>,
+    },
+    /// Measure the hardware path, the input layout, the software backend and scaling, as
+    /// ratios (with the emulator beside this binary when there is no device).
+    Bench {
+        /// Frames per measurement.
+        #[arg(long, default_value_t = 30)]
+        frames: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, hide = true)]
+        child_mpixps: Option<f64>,
     },
     /// Tell which backend would serve, and what the device offers.
     Info {
@@ -138,6 +151,11 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Bench {
+            frames,
+            json,
+            child_mpixps,
+        } => bench::run(frames.max(1), json, child_mpixps),
         Command::Info { device } => {
             let mut encoder =
                 Encoder::open(device.as_deref(), BackendChoice::Auto).map_err(|e| e.to_string())?;

@@ -1069,6 +1069,7 @@ impl Driver {
             return;
         }
         st.stats.late_completions += late as u64;
+        st.stats.job_time_us += job.started.elapsed().as_micros() as u64;
         if payload_len > room {
             self.hazard(
                 &mut st,

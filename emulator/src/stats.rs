@@ -22,6 +22,8 @@ pub struct Stats {
     pub maps: u64,
     /// Jobs whose model encode outlasted the modelled hardware time (completion came late).
     pub late_completions: u64,
+    /// Microseconds from NEW_CMD to completion, summed over completed jobs.
+    pub job_time_us: u64,
     pub ioctls: BTreeMap<String, u64>,
 }
 
@@ -42,6 +44,7 @@ impl Stats {
             ("eperm", self.eperm),
             ("maps", self.maps),
             ("late_completions", self.late_completions),
+            ("job_time_us", self.job_time_us),
         ];
         for (name, value) in fields {
             let _ = write!(s, "\"{name}\": {value}, ");

@@ -1,0 +1,498 @@
+//! `amljpeg bench`: where the time goes, as ratios of things measured side by side in one run.
+//!
+//! The hardware part runs in child processes with the emulator preloaded (unless a real device
+//! is present): one with the encoder modelled at 150 megapixels per second, one at 0 (instant,
+//! so what remains is the library's own overhead).
+
+use amljpeg::hw::layout::{hardware_format, write_frame, InputLayout};
+use amljpeg::hw::protocol::{e, fmt, LOCAL_BUFF};
+use amljpeg::hw::session::Generation;
+use amljpeg::{BackendChoice, Encoder, Frame, PixelFormat};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// One measured figure.
+struct Row {
+    section: String,
+    case: String,
+    value: f64,
+    unit: String,
+}
+
+struct Report {
+    rows: Vec<Row>,
+    progress: bool,
+    done: usize,
+    total: usize,
+}
+
+impl Report {
+    fn step(&mut self, what: &str) {
+        self.done += 1;
+        if self.progress {
+            let width = 30;
+            let filled = width * self.done / self.total.max(1);
+            eprint!(
+                "\r[{}{}] {:>3}/{:<3} {:<48}",
+                "#".repeat(filled),
+                ".".repeat(width - filled),
+                self.done,
+                self.total,
+                what
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn add(&mut self, section: &str, case: impl Into<String>, value: f64, unit: &str) {
+        self.rows.push(Row {
+            section: section.into(),
+            case: case.into(),
+            value,
+            unit: unit.into(),
+        });
+    }
+}
+
+fn cpu_seconds() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage into a zeroed struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// Runs `f` `n` times; returns (wall, process CPU) seconds per run.
+fn time<F: FnMut()>(n: usize, mut f: F) -> (f64, f64) {
+    f(); // warm-up
+    let (t0, c0) = (Instant::now(), cpu_seconds());
+    for _ in 0..n {
+        f();
+    }
+    (
+        t0.elapsed().as_secs_f64() / n as f64,
+        (cpu_seconds() - c0) / n as f64,
+    )
+}
+
+/// A photo-like synthetic frame in `format`.
+fn frame_bytes(format: PixelFormat, w: usize, h: usize) -> Vec<u8> {
+    let len = amljpeg::FrameLayout::new(format, w as u32, h as u32, 0)
+        .unwrap()
+        .min_len;
+    (0..len)
+        .map(|i| ((i % 251) as f32 * 0.7 + ((i / 997) % 60) as f32) as u8)
+        .collect()
+}
+
+const SIZES: [(usize, usize); 4] = [(640, 480), (1280, 720), (1920, 1080), (2624, 2624)];
+const FORMATS: [PixelFormat; 2] = [PixelFormat::Rgb24, PixelFormat::Nv12];
+
+/// The article's client, repeated: copy the frame in, NEW_CMD, spin on GET_STAGE.
+fn busy_poll_reference(
+    device: &std::path::Path,
+    format: PixelFormat,
+    w: usize,
+    h: usize,
+    frames: usize,
+) -> Result<(f64, f64), String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(device)
+        .map_err(|e| e.to_string())?;
+    let fd = file.as_raw_fd();
+    let mut info = [0u32; 32];
+    // SAFETY: a scratch larger than GET_BUFFINFO writes.
+    unsafe { e::get_buffinfo(fd, &mut info) }.map_err(|e| e.to_string())?;
+    let map = memmap2::MmapOptions::new()
+        .len(info[0] as usize)
+        .map_raw(&file)
+        .map_err(|e| e.to_string())?;
+    // SAFETY: CONFIG_INIT takes no argument.
+    unsafe { e::config_init(fd) }.map_err(|e| e.to_string())?;
+    let (mut ww, mut hh) = (w as u32, h as u32);
+    // SAFETY: u32s we own.
+    unsafe { e::set_encoder_width(fd, &mut ww).and(e::set_encoder_height(fd, &mut hh)) }
+        .map_err(|e| e.to_string())?;
+    let (in_fmt, out_fmt) = if format == PixelFormat::Nv12 {
+        (fmt::NV12, fmt::YUV420)
+    } else {
+        (6, fmt::YUV422_SINGLE)
+    };
+    let data = frame_bytes(format, w, h);
+    let (wall, cpu) = time(frames, || {
+        // SAFETY: the input area starts at the map's start and holds the frame.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                map.as_mut_ptr().add(info[1] as usize),
+                data.len(),
+            )
+        };
+        let cmd = [LOCAL_BUFF, in_fmt, out_fmt, 0, 0, data.len() as u32, 1];
+        // SAFETY: seven words.
+        let _ = unsafe { e::new_cmd(fd, &cmd) };
+        let mut stage = 0;
+        while stage != e::STAGE_DONE {
+            // SAFETY: a u32 we own.
+            let _ = unsafe { e::get_stage(fd, &mut stage) };
+        }
+    });
+    drop(map);
+    Ok((wall, cpu))
+}
+
+/// (completions, summed job microseconds) from the emulator's stats, when it runs.
+fn emulator_jobs() -> Option<(f64, f64)> {
+    let json = std::fs::read_to_string(std::env::var_os("JPEGENC_EMU_STATS")?).ok()?;
+    let get = |key: &str| -> Option<f64> {
+        let at = json.find(&format!("\"{key}\": "))? + key.len() + 4;
+        json[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    };
+    Some((get("completions")?, get("job_time_us")?))
+}
+
+/// The hardware section, run inside a child with the emulator at `mpixps`.
+fn hardware_child(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), String> {
+    let device = amljpeg::engine::resolve_device(None);
+    for (w, h) in SIZES {
+        for format in FORMATS {
+            let data = frame_bytes(format, w, h);
+            let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
+            let n = if w * h > 4_000_000 {
+                frames.div_ceil(4)
+            } else {
+                frames
+            };
+            let case = format!("{w}x{h} {}", format.name());
+            r.step(&format!("hardware {case} @ {mpixps} Mpx/s"));
+            let before = emulator_jobs();
+            let (wall, cpu) = {
+                let mut enc =
+                    Encoder::open(None, BackendChoice::Hardware).map_err(|e| e.to_string())?;
+                let result = time(n, || {
+                    enc.encode(&frame, 90).expect("hardware encode");
+                });
+                enc.release();
+                result
+            };
+            // What the (emulated) hardware really took per job, which the model's own encoder
+            // can stretch beyond the nominal rate on a loaded machine.
+            let job_time = match (before, emulator_jobs()) {
+                (Some((c0, t0)), Some((c1, t1))) if c1 > c0 => Some((t1 - t0) / (c1 - c0) * 1e-6),
+                _ => None,
+            };
+            let mut copy = vec![0u8; data.len()];
+            let (copy_time, _) = time(n, || copy.copy_from_slice(&data));
+            let modelled = if mpixps > 0.0 {
+                (w.div_ceil(16) * 16 * h.div_ceil(16) * 16) as f64 / (mpixps * 1e6)
+            } else {
+                0.0
+            };
+            if mpixps > 0.0 {
+                r.add(
+                    "hardware",
+                    format!("{case}: wall / (modelled + one copy)"),
+                    wall / (modelled + copy_time),
+                    "x",
+                );
+                if let Some(job) = job_time {
+                    r.add(
+                        "hardware",
+                        format!("{case}: wall / (emulator's job time + one copy)"),
+                        wall / (job + copy_time),
+                        "x",
+                    );
+                }
+                r.add("hardware", format!("{case}: CPU / wall"), cpu / wall, "x");
+                if let Ok((bwall, bcpu)) = busy_poll_reference(&device, format, w, h, n) {
+                    r.add(
+                        "hardware",
+                        format!("{case}: CPU / busy-poll client's CPU"),
+                        cpu / bcpu,
+                        "x",
+                    );
+                    r.add(
+                        "hardware",
+                        format!("{case}: wall / busy-poll client's wall"),
+                        wall / bwall,
+                        "x",
+                    );
+                }
+            } else {
+                // The model encodes in its own process: this process's CPU is the library's own work.
+                r.add(
+                    "overhead",
+                    format!("{case}: library CPU per frame / one copy"),
+                    cpu / copy_time,
+                    "x",
+                );
+            }
+        }
+    }
+    if mpixps > 0.0 {
+        // Threads sharing the device: throughput must not fall as threads are added.
+        let (w, h) = (1280, 720);
+        let data = frame_bytes(PixelFormat::Nv12, w, h);
+        let mut base = 0.0;
+        for threads in [1usize, 2, 4, 8] {
+            r.step(&format!("{threads} threads sharing the device"));
+            let per = frames.max(8);
+            let t0 = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        let mut enc = Encoder::open(None, BackendChoice::Hardware).unwrap();
+                        let frame =
+                            Frame::new(&data, w as u32, h as u32, 0, PixelFormat::Nv12).unwrap();
+                        let mut out = vec![0u8; 4 << 20];
+                        for _ in 0..per / threads.min(per) {
+                            enc.encode_into(&frame, 90, &mut out).unwrap();
+                        }
+                    });
+                }
+            });
+            let fps = (per / threads.min(per) * threads) as f64 / t0.elapsed().as_secs_f64();
+            if threads == 1 {
+                base = fps;
+            }
+            r.add(
+                "scaling",
+                format!("1280x720 nv12, {threads} threads: throughput / 1 thread"),
+                fps / base,
+                "x",
+            );
+            r.add(
+                "scaling",
+                format!("1280x720 nv12, {threads} threads: throughput / modelled hardware rate"),
+                fps * (1280.0 * 720.0) / (mpixps * 1e6),
+                "x",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Input layout against a plain copy, and the software backend against libjpeg-turbo itself.
+fn host_sections(r: &mut Report, frames: usize) {
+    for format in FORMATS {
+        let (w, h) = (1280, 720);
+        r.step(&format!("layout {}", format.name()));
+        let data = frame_bytes(format, w, h);
+        let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
+        let l = InputLayout::new(hardware_format(format, Generation::E), w, h);
+        let mut area = vec![0u8; l.extent];
+        let (layout, _) = time(frames * 4, || write_frame(&frame, &l, &mut area));
+        let mut copy = vec![0u8; data.len()];
+        let (plain, _) = time(frames * 4, || copy.copy_from_slice(&data));
+        r.add(
+            "input",
+            format!(
+                "1280x720 {}: layout / memcpy of the same bytes",
+                format.name()
+            ),
+            layout / plain,
+            "x",
+        );
+    }
+    for (w, h) in SIZES {
+        for format in FORMATS {
+            r.step(&format!("software {w}x{h} {}", format.name()));
+            let data = frame_bytes(format, w, h);
+            let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
+            let mut enc = Encoder::open(None, BackendChoice::Software).unwrap();
+            let n = if w * h > 4_000_000 {
+                frames.div_ceil(4)
+            } else {
+                frames
+            };
+            let (ours, _) = time(n, || {
+                enc.encode(&frame, 90).unwrap();
+            });
+            let direct = if format == PixelFormat::Rgb24 {
+                let mut c = turbojpeg::Compressor::new().unwrap();
+                c.set_quality(90).unwrap();
+                c.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
+                let mut out = turbojpeg::OutputBuf::new_owned();
+                time(n, || {
+                    let img = turbojpeg::Image {
+                        pixels: &data[..],
+                        width: w,
+                        pitch: w * 3,
+                        height: h,
+                        format: turbojpeg::PixelFormat::RGB,
+                    };
+                    c.compress(img, &mut out).unwrap();
+                })
+                .0
+            } else {
+                let mut c = turbojpeg::Compressor::new().unwrap();
+                c.set_quality(90).unwrap();
+                let (y, uv) = data.split_at(w * h);
+                let (mut u, mut v) = (Vec::new(), Vec::new());
+                time(n, || {
+                    // What a direct caller must do too: split NV12's chroma into planes.
+                    u.clear();
+                    v.clear();
+                    for p in uv.chunks_exact(2) {
+                        u.push(p[0]);
+                        v.push(p[1]);
+                    }
+                    let img = turbojpeg::YuvPlanesImage {
+                        y_plane: y,
+                        u_plane: &u[..],
+                        v_plane: &v[..],
+                        width: w,
+                        height: h,
+                        y_stride: w,
+                        u_stride: w / 2,
+                        v_stride: w / 2,
+                        subsamp: turbojpeg::Subsamp::Sub2x2,
+                    };
+                    c.compress_yuv_planes_to_owned(&img).unwrap();
+                })
+                .0
+            };
+            // Throughput ratio: libjpeg-turbo's own time over ours (1.0 = as fast).
+            r.add(
+                "software",
+                format!(
+                    "{w}x{h} {}: libjpeg-turbo direct / ours (throughput)",
+                    format.name()
+                ),
+                direct / ours,
+                "x",
+            );
+            r.add(
+                "software",
+                format!("{w}x{h} {}: ours, per megapixel", format.name()),
+                ours * 1e3 / (w * h) as f64 * 1e6,
+                "ms",
+            );
+        }
+    }
+}
+
+fn emulator_lib() -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    let lib = me.parent()?.join("libjpegenc_emu.so");
+    lib.is_file().then_some(lib)
+}
+
+/// `amljpeg bench [--frames N] [--json]`.
+pub fn run(frames: usize, json: bool, child_mpixps: Option<f64>) -> Result<(), String> {
+    let progress =
+        !json && child_mpixps.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if let Some(mpixps) = child_mpixps {
+        let mut r = Report {
+            rows: Vec::new(),
+            progress: false,
+            done: 0,
+            total: 0,
+        };
+        hardware_child(&mut r, mpixps, frames)?;
+        for row in &r.rows {
+            println!("{}\t{}\t{}\t{}", row.section, row.case, row.value, row.unit);
+        }
+        return Ok(());
+    }
+    let total = 2 + SIZES.len() * FORMATS.len() * 3 + 4;
+    let mut r = Report {
+        rows: Vec::new(),
+        progress,
+        done: 0,
+        total,
+    };
+    host_sections(&mut r, frames);
+    // The hardware: a real device when there is one, else the emulator next to this binary.
+    let real = Encoder::open(None, BackendChoice::Hardware).is_ok();
+    let emulator = emulator_lib();
+    let machine = if real {
+        "the device".to_string()
+    } else if emulator.is_some() {
+        "the emulator (JPEGENC_EMU_MPIXPS 150 and 0)".to_string()
+    } else {
+        "none".to_string()
+    };
+    if real || emulator.is_some() {
+        for mpixps in [150.0, 0.0] {
+            let state = std::env::temp_dir().join(format!(
+                "amljpeg-bench-{}-{}",
+                std::process::id(),
+                mpixps
+            ));
+            std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+            let mut cmd =
+                std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            cmd.args([
+                "bench",
+                "--frames",
+                &frames.to_string(),
+                "--child-mpixps",
+                &mpixps.to_string(),
+            ]);
+            if let (false, Some(lib)) = (real, &emulator) {
+                cmd.env("LD_PRELOAD", lib)
+                    .env("JPEGENC_EMU_MPIXPS", mpixps.to_string())
+                    .env("JPEGENC_EMU_STATE_DIR", &state)
+                    .env("JPEGENC_EMU_STATS", state.join("stats.json"))
+                    .env("JPEGENC_EMU_INIT_MS", "0");
+            }
+            r.step(&format!("hardware at {mpixps} Mpx/s"));
+            let out = cmd.output().map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "hardware benchmark failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let f: Vec<&str> = line.split('\t').collect();
+                if let [section, case, value, unit] = f[..] {
+                    r.add(section, case, value.parse().unwrap_or(f64::NAN), unit);
+                }
+            }
+            let _ = std::fs::remove_dir_all(&state);
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if json {
+        let items: Vec<String> = r
+            .rows
+            .iter()
+            .map(|row| {
+                format!(
+                    "{{\"section\": \"{}\", \"case\": \"{}\", \"value\": {:.4}, \"unit\": \"{}\"}}",
+                    row.section, row.case, row.value, row.unit
+                )
+            })
+            .collect();
+        println!("{{\"machine\": {{\"cores\": {cores}, \"hardware\": \"{machine}\"}}, \"results\": [{}]}}", items.join(", "));
+    } else {
+        println!("amljpeg bench: {cores} cores, hardware: {machine}; every figure is a ratio measured in this run");
+        println!("{:<10} {:<72} {:>10}", "section", "case", "value");
+        for row in &r.rows {
+            println!(
+                "{:<10} {:<72} {:>9.3}{}",
+                row.section,
+                row.case,
+                row.value,
+                if row.unit == "x" { "x" } else { " ms" }
+            );
+        }
+    }
+    Ok(())
+}
