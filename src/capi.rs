@@ -158,6 +158,30 @@ fn with_handle(
     status
 }
 
+/// Checks and clears the caller's `jpeg`/`jpeg_len`, runs `encode`, and stores the JPEG it
+/// returns there.
+fn publish_jpeg<'a>(
+    jpeg: *mut *const u8,
+    jpeg_len: *mut size_t,
+    encode: impl FnOnce() -> Result<&'a [u8], Error>,
+) -> Result<(), Error> {
+    if jpeg.is_null() || jpeg_len.is_null() {
+        return Err(Error::invalid("jpeg or jpeg_len is NULL"));
+    }
+    // SAFETY: both checked non-NULL; writable per the entry points' contracts.
+    unsafe {
+        *jpeg = std::ptr::null();
+        *jpeg_len = 0;
+    }
+    let output = encode()?;
+    // SAFETY: as above.
+    unsafe {
+        *jpeg = output.as_ptr();
+        *jpeg_len = output.len();
+    }
+    Ok(())
+}
+
 /// Checks the pixel arguments and makes a [`Frame`] of them.
 ///
 /// # Safety
@@ -258,23 +282,11 @@ pub unsafe extern "C" fn aml_jpeg_encode(
     jpeg_len: *mut size_t,
 ) -> c_int {
     with_handle(enc, |state| {
-        if jpeg.is_null() || jpeg_len.is_null() {
-            return Err(Error::invalid("jpeg or jpeg_len is NULL"));
-        }
-        // SAFETY: both checked non-NULL; writable per the contract.
-        unsafe {
-            *jpeg = std::ptr::null();
-            *jpeg_len = 0;
-        }
-        // SAFETY: `pixels` points to `len` readable bytes per the contract.
-        let frame = unsafe { frame_from_raw(pixels, len, width, height, stride, format) }?;
-        let output = state.encoder.encode(&frame, quality)?;
-        // SAFETY: as above.
-        unsafe {
-            *jpeg = output.as_ptr();
-            *jpeg_len = output.len();
-        }
-        Ok(())
+        publish_jpeg(jpeg, jpeg_len, || {
+            // SAFETY: `pixels` points to `len` readable bytes per the contract.
+            let frame = unsafe { frame_from_raw(pixels, len, width, height, stride, format) }?;
+            state.encoder.encode(&frame, quality)
+        })
     })
 }
 
@@ -478,21 +490,7 @@ pub unsafe extern "C" fn aml_jpeg_encode_input(
     jpeg_len: *mut size_t,
 ) -> c_int {
     with_handle(enc, |state| {
-        if jpeg.is_null() || jpeg_len.is_null() {
-            return Err(Error::invalid("jpeg or jpeg_len is NULL"));
-        }
-        // SAFETY: both checked non-NULL; writable per the contract.
-        unsafe {
-            *jpeg = std::ptr::null();
-            *jpeg_len = 0;
-        }
-        let output = state.encoder.encode_input(quality)?;
-        // SAFETY: as above.
-        unsafe {
-            *jpeg = output.as_ptr();
-            *jpeg_len = output.len();
-        }
-        Ok(())
+        publish_jpeg(jpeg, jpeg_len, || state.encoder.encode_input(quality))
     })
 }
 

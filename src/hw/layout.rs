@@ -10,9 +10,10 @@ fn align(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
 }
 
-/// Which hardware input format a contract format is sent as. RGB-like formats become
-/// RGB888_PLANE (what the vendor HAL sends), grey becomes NV12 with neutral chroma, and I420
-/// becomes NV12 on J, whose driver never configures the U plane's canvas.
+/// Which hardware input format a contract format is sent as. RGB-like formats become packed
+/// RGB888 (the hardware converts to YCbCr; the path the Odroid C1 article's and the C2
+/// example's clients use), grey becomes NV12 with neutral chroma, and I420 becomes NV12 on J,
+/// whose driver never configures the U plane's canvas.
 pub fn hardware_format(format: PixelFormat, generation: Generation) -> u32 {
     match format {
         PixelFormat::Nv12 | PixelFormat::Gray8 => fmt::NV12,
@@ -21,7 +22,7 @@ pub fn hardware_format(format: PixelFormat, generation: Generation) -> u32 {
         PixelFormat::I420 => fmt::YUV420,
         PixelFormat::Yuyv => fmt::YUV422_SINGLE,
         PixelFormat::Rgb24 | PixelFormat::Bgr24 | PixelFormat::Rgba32 | PixelFormat::Bgra32 => {
-            fmt::RGB888_PLANE
+            fmt::RGB888
         }
     }
 }
@@ -39,7 +40,6 @@ pub fn native_format(format: PixelFormat) -> Option<u32> {
 }
 
 /// The geometry the hardware reads for one input format and size.
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputLayout {
     pub format: u32,
@@ -73,9 +73,9 @@ impl InputLayout {
                 let s = align(width, 64);
                 (s, s / 2, [0, s * ph, s * ph * 5 / 4], s * ph * 3 / 2)
             }
-            fmt::RGB888_PLANE => {
-                let s = align(width, 32);
-                (s, s, [0, s * ph, 2 * s * ph], 3 * s * ph)
+            fmt::RGB888 => {
+                let s = align(3 * pw, 32);
+                (s, 0, [0, 0, 0], s * ph)
             }
             other => unreachable!("no layout for hardware format {other}"),
         };
@@ -103,6 +103,20 @@ fn put_row(dst: &mut [u8], row: &[u8], unit: usize) {
     }
 }
 
+/// Converts one row of BGR24/RGBA32/BGRA32 pixels to packed RGB. Specialised per layout so the
+/// loop has no branches.
+fn to_rgb(format: PixelFormat, src: &[u8], out: &mut Vec<u8>) {
+    fn run<const BPP: usize, const R: usize, const B: usize>(src: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.extend(src.chunks_exact(BPP).flat_map(|px| [px[R], px[1], px[B]]));
+    }
+    match format {
+        PixelFormat::Bgr24 => run::<3, 2, 0>(src, out),
+        PixelFormat::Rgba32 => run::<4, 0, 2>(src, out),
+        _ => run::<4, 2, 0>(src, out),
+    }
+}
+
 /// Fills plane rows `rows..padded_rows` with copies of row `rows - 1`.
 fn replicate_rows(plane: &mut [u8], stride: usize, width: usize, rows: usize, padded_rows: usize) {
     for r in rows..padded_rows {
@@ -112,7 +126,7 @@ fn replicate_rows(plane: &mut [u8], stride: usize, width: usize, rows: usize, pa
 
 /// Writes `frame` into `dst` (the input area) with layout `l`.
 pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
-    let (w, h, pw, ph) = (l.width, l.height, l.padded_width, l.padded_height);
+    let (h, pw, ph) = (l.height, l.padded_width, l.padded_height);
     let (ch, pcw, pch) = (h.div_ceil(2), pw / 2, ph / 2);
     match frame.format() {
         PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::Gray8 | PixelFormat::I420 => {
@@ -175,34 +189,19 @@ pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
             replicate_rows(dst, l.stride, 2 * pw, h, ph);
         }
         PixelFormat::Rgb24 | PixelFormat::Bgr24 | PixelFormat::Rgba32 | PixelFormat::Bgra32 => {
-            let bpp = frame.format().first_plane_bytes_per_pixel();
-            let order: [usize; 3] = match frame.format() {
-                PixelFormat::Bgr24 | PixelFormat::Bgra32 => [2, 1, 0],
-                _ => [0, 1, 2],
-            };
-            let (s, plane) = (l.stride, l.stride * ph);
-            let (r_plane, rest) = dst.split_at_mut(plane);
-            let (g_plane, b_plane) = rest.split_at_mut(plane);
+            let (s, row_len) = (l.stride, 3 * pw);
+            let mut converted = Vec::new();
             for y in 0..h {
                 let src = frame.row(0, y);
-                let (r, g, b) = (
-                    &mut r_plane[y * s..y * s + pw],
-                    &mut g_plane[y * s..y * s + pw],
-                    &mut b_plane[y * s..y * s + pw],
-                );
-                for (x, px) in src.chunks_exact(bpp).enumerate() {
-                    r[x] = px[order[0]];
-                    g[x] = px[order[1]];
-                    b[x] = px[order[2]];
-                }
-                for p in [&mut *r, &mut *g, &mut *b] {
-                    let last = p[w - 1];
-                    p[w..].fill(last);
-                }
+                let row = if frame.format() == PixelFormat::Rgb24 {
+                    src
+                } else {
+                    to_rgb(frame.format(), src, &mut converted);
+                    &converted[..]
+                };
+                put_row(&mut dst[y * s..y * s + row_len], row, 3);
             }
-            for p in [r_plane, g_plane, b_plane] {
-                replicate_rows(p, s, pw, h, ph);
-            }
+            replicate_rows(dst, s, row_len, h, ph);
         }
     }
 }
@@ -279,11 +278,8 @@ mod tests {
         );
         let l = InputLayout::new(fmt::YUV422_SINGLE, 451, 300);
         assert_eq!(l.stride, 928);
-        let l = InputLayout::new(fmt::RGB888_PLANE, 17, 3);
-        assert_eq!(
-            (l.stride, l.plane_offsets[2], l.extent),
-            (32, 2 * 32 * 16, 3 * 32 * 16)
-        );
+        let l = InputLayout::new(fmt::RGB888, 17, 3);
+        assert_eq!((l.stride, l.extent), (96, 96 * 16));
     }
 
     #[test]
@@ -352,17 +348,16 @@ mod tests {
     }
 
     #[test]
-    fn bgra_is_split_into_rgb_planes() {
+    fn bgra_is_packed_as_rgb() {
         let data = [30, 20, 10, 255, 60, 50, 40, 255];
         let frame = Frame::new(&data, 2, 1, 0, PixelFormat::Bgra32).unwrap();
-        let l = InputLayout::new(fmt::RGB888_PLANE, 2, 1);
+        let l = InputLayout::new(hardware_format(PixelFormat::Bgra32, Generation::E), 2, 1);
+        assert_eq!((l.format, l.stride), (fmt::RGB888, 64));
         let mut dst = vec![0; l.extent];
         write_frame(&frame, &l, &mut dst);
-        let p = l.plane_offsets;
-        assert_eq!(
-            (&dst[..3], &dst[p[1]..p[1] + 3], &dst[p[2]..p[2] + 3]),
-            (&[10, 40, 40][..], &[20, 50, 50][..], &[30, 60, 60][..])
-        );
-        assert_eq!(&dst[15 * 32..15 * 32 + 2], &[10, 40]);
+        // Two pixels, then the last one repeated to the padded width; rows repeated to 16.
+        assert_eq!(&dst[..9], &[10, 20, 30, 40, 50, 60, 40, 50, 60]);
+        assert_eq!(&dst[45..48], &[40, 50, 60]);
+        assert_eq!(&dst[15 * 64..15 * 64 + 6], &[10, 20, 30, 40, 50, 60]);
     }
 }

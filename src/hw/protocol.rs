@@ -29,7 +29,7 @@ pub mod fmt {
     pub const NV21: u32 = 2;
     pub const NV12: u32 = 3;
     pub const YUV420: u32 = 4;
-    pub const RGB888_PLANE: u32 = 7;
+    pub const RGB888: u32 = 6;
 }
 
 /// The header both drivers write: 592 bytes, SOF0 and SOS at fixed offsets.
