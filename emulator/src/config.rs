@@ -36,11 +36,27 @@ pub enum FaultKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     pub kind: FaultKind,
+    /// Only the n-th occurrence (`kind@n`).
     pub nth: Option<u64>,
+    /// A deterministic pseudo-random share of the occurrences, in per cent (`kind%p`).
+    pub percent: Option<f64>,
 }
 
 impl Fault {
     pub fn hits(&self, occurrence: u64) -> bool {
+        if let Some(p) = self.percent {
+            // splitmix64 of the occurrence and the kind: the same run hits the same jobs.
+            let seed = format!("{:?}", self.kind)
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+            let mut z = occurrence
+                .wrapping_add(seed)
+                .wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            return (z % 10_000) as f64 / 100.0 < p;
+        }
         self.nth.is_none_or(|n| n == occurrence)
     }
 }
@@ -134,6 +150,18 @@ pub fn parse_faults(text: &str) -> Result<Vec<Fault>, String> {
             ),
             None => (item, None),
         };
+        let (spec, percent) = match spec.rsplit_once('%') {
+            Some((spec, p)) => (
+                spec,
+                Some(
+                    p.parse::<f64>()
+                        .ok()
+                        .filter(|p| (0.0..=100.0).contains(p))
+                        .ok_or_else(|| format!("bad percentage in {item:?}"))?,
+                ),
+            ),
+            None => (spec, None),
+        };
         let (name, value) = spec.split_once(':').unwrap_or((spec, ""));
         let kind = match name {
             "hang" => FaultKind::Hang,
@@ -152,7 +180,7 @@ pub fn parse_faults(text: &str) -> Result<Vec<Fault>, String> {
             "lost-irq" => FaultKind::LostIrq,
             _ => return Err(format!("unknown fault {item:?}")),
         };
-        faults.push(Fault { kind, nth });
+        faults.push(Fault { kind, nth, percent });
     }
     Ok(faults)
 }
@@ -257,7 +285,8 @@ mod tests {
             f[0],
             Fault {
                 kind: FaultKind::Hang,
-                nth: Some(3)
+                nth: Some(3),
+                percent: None
             }
         );
         assert_eq!(f[1].kind, FaultKind::Eperm("GET_STAGE".into()));
@@ -265,12 +294,21 @@ mod tests {
             f[2],
             Fault {
                 kind: FaultKind::Slow(2.5),
-                nth: Some(1)
+                nth: Some(1),
+                percent: None
             }
         );
         assert!(f[3].hits(17));
         assert!(!f[0].hits(2));
         assert!(parse_faults("melt").is_err());
         assert!(parse_faults("slow:0").is_err());
+        // A share of the occurrences, the same ones every run.
+        let some = parse_faults("corrupt%5").unwrap();
+        let hits = (1..=10_000).filter(|&n| some[0].hits(n)).count();
+        assert!((400..600).contains(&hits), "{hits} of 10000 at 5%");
+        assert!(
+            (1..=10_000).all(|n| some[0].hits(n) == parse_faults("corrupt%5").unwrap()[0].hits(n))
+        );
+        assert!(parse_faults("hang%120").is_err());
     }
 }

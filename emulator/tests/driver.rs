@@ -311,7 +311,11 @@ fn strict_cache_shows_the_last_cleaned_frame() {
 
 fn with_fault(kind: FaultKind, nth: Option<u64>) -> Config {
     Config {
-        faults: vec![Fault { kind, nth }],
+        faults: vec![Fault {
+            kind,
+            nth,
+            percent: None,
+        }],
         ..config()
     }
 }

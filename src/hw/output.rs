@@ -93,9 +93,25 @@ fn ends_with_eoi(buf: &[u8], end: usize) -> bool {
         && first_marker(&buf[HEADER_LEN..end]) == Some(end - 2 - HEADER_LEN)
 }
 
+/// Below this many bytes of entropy data the scan is always decoded in full: garbage that
+/// short may hold no 0xFF at all and pass the marker check; longer garbage cannot (the odds
+/// are about e^-32 at this size).
+pub const WALK_BELOW: usize = 8192;
+
+/// Whether the entropy data `[0, len)` must be decoded in full to be trusted.
+fn must_walk(len: usize, verify_all: bool) -> bool {
+    verify_all || len < WALK_BELOW
+}
+
 /// Finds the JPEG's end. `buf` is the bitstream buffer (its usable capacity), `size` what
-/// GET_OUTPUT_SIZE said, `known` the rule learnt earlier in the session.
-pub fn resolve(buf: &[u8], size: usize, known: Option<SizeRule>) -> Result<Resolved> {
+/// GET_OUTPUT_SIZE said, `known` the rule learnt earlier in the session; `verify_all` decodes
+/// every scan in full.
+pub fn resolve(
+    buf: &[u8],
+    size: usize,
+    known: Option<SizeRule>,
+    verify_all: bool,
+) -> Result<Resolved> {
     let cap = buf.len();
     if size == 0 {
         return Err(bad("the encoder produced no output"));
@@ -116,6 +132,12 @@ pub fn resolve(buf: &[u8], size: usize, known: Option<SizeRule>) -> Result<Resol
     };
     for &(rule, end) in &candidates {
         if ends_with_eoi(buf, end) {
+            let data = end - 2 - HEADER_LEN;
+            if must_walk(data, verify_all)
+                && scan_length(&buf[HEADER_LEN..end - 2], &buf[..HEADER_LEN], header)? != data
+            {
+                return Err(bad("the entropy data does not hold the frame's MCUs"));
+            }
             return Ok(Resolved {
                 len: end,
                 append_eoi: false,
@@ -152,6 +174,7 @@ pub fn resolve_scan(
     bitstream: &[u8],
     head_bytes: usize,
     size: usize,
+    verify_all: bool,
 ) -> Result<Resolved> {
     if head_bytes != HEADER_LEN {
         return Err(bad(format!(
@@ -170,6 +193,11 @@ pub fn resolve_scan(
     let info = check_header(header)?;
     let scan = &bitstream[..size];
     if scan.ends_with(&[0xFF, 0xD9]) && first_marker(scan) == Some(size - 2) {
+        if must_walk(size - 2, verify_all)
+            && scan_length(&scan[..size - 2], header, info)? != size - 2
+        {
+            return Err(bad("the entropy data does not hold the frame's MCUs"));
+        }
         return Ok(Resolved {
             len: size,
             append_eoi: false,
@@ -188,80 +216,120 @@ pub fn resolve_scan(
     )))
 }
 
-/// A Huffman decoding table (JPEG Annex C/F: per code length, the first code and value index).
+/// A Huffman decoding table: a 9-bit lookup for the short codes, and per-length first codes
+/// (JPEG Annex F.2.2.3) for the rest.
 struct Huffman {
+    /// `(length << 8) | symbol` for codes of up to LOOKUP bits; 0 where longer.
+    lookup: [u16; 1 << LOOKUP],
     max_code: [i32; 18],
     val_offset: [i32; 17],
     values: Vec<u8>,
 }
 
+const LOOKUP: u32 = 9;
+
 impl Huffman {
-    fn new(bits: &[u8], values: &[u8]) -> Huffman {
-        let mut max_code = [-1i32; 18];
-        let mut val_offset = [0i32; 17];
-        let (mut code, mut k) = (0i32, 0i32);
-        for len in 1..=16 {
-            let n = bits[len - 1] as i32;
-            val_offset[len] = k - code;
-            code += n;
-            k += n;
-            max_code[len] = if n > 0 { code - 1 } else { -1 };
+    fn new(bits: &[u8], values: &[u8]) -> Result<Huffman> {
+        let mut h = Huffman {
+            lookup: [0; 1 << LOOKUP],
+            max_code: [-1; 18],
+            val_offset: [0; 17],
+            values: values.to_vec(),
+        };
+        let (mut code, mut k) = (0i32, 0usize);
+        for len in 1..=16usize {
+            let n = bits[len - 1] as usize;
+            h.val_offset[len] = k as i32 - code;
+            for _ in 0..n {
+                let symbol = *values
+                    .get(k)
+                    .ok_or_else(|| bad("a DHT table with more codes than symbols"))?;
+                if len as u32 <= LOOKUP {
+                    let base = (code as usize) << (LOOKUP as usize - len);
+                    for entry in &mut h.lookup[base..base + (1 << (LOOKUP as usize - len))] {
+                        *entry = ((len as u16) << 8) | symbol as u16;
+                    }
+                }
+                code += 1;
+                k += 1;
+            }
+            h.max_code[len] = if n > 0 { code - 1 } else { -1 };
+            if code > 1 << len {
+                return Err(bad("an over-subscribed DHT table"));
+            }
             code <<= 1;
         }
-        max_code[17] = i32::MAX;
-        Huffman {
-            max_code,
-            val_offset,
-            values: values.to_vec(),
-        }
+        h.max_code[17] = i32::MAX;
+        Ok(h)
     }
 }
 
-/// Reads entropy-coded bits, removing stuffed zero bytes.
+/// Entropy-coded bits, 64 at a time; stuffed zero bytes are dropped as bytes are loaded. Past
+/// the data (or at a marker) it reads zeros; [`scan_length`] then finds the consumed bits
+/// running past the data and fails.
 struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
-    acc: u32,
+    acc: u64,
     count: u32,
+    /// Bits consumed so far.
+    consumed: u64,
 }
 
 impl Bits<'_> {
-    fn bit(&mut self) -> Result<u32> {
-        if self.count == 0 {
-            let byte = *self
-                .data
-                .get(self.pos)
-                .ok_or_else(|| bad("the entropy data is cut short"))?;
-            self.pos += 1;
-            if byte == 0xFF {
-                if self.data.get(self.pos) != Some(&0) {
-                    return Err(bad("a marker inside the entropy data"));
+    #[inline]
+    fn refill(&mut self) {
+        while self.count <= 56 {
+            let byte = match self.data.get(self.pos) {
+                Some(&0xFF) if self.data.get(self.pos + 1) == Some(&0) => {
+                    self.pos += 2;
+                    0xFF
                 }
-                self.pos += 1;
-            }
-            self.acc = byte as u32;
-            self.count = 8;
+                // A marker, or the end: nothing more belongs to the scan.
+                Some(&0xFF) | None => 0,
+                Some(&b) => {
+                    self.pos += 1;
+                    b
+                }
+            };
+            self.acc |= (byte as u64) << (56 - self.count);
+            self.count += 8;
         }
-        self.count -= 1;
-        Ok((self.acc >> self.count) & 1)
     }
 
-    fn bits(&mut self, n: u32) -> Result<()> {
-        for _ in 0..n {
-            self.bit()?;
-        }
-        Ok(())
+    #[inline]
+    fn skip(&mut self, n: u32) {
+        self.acc <<= n;
+        self.count -= n;
+        self.consumed += n as u64;
     }
 
+    #[inline]
     fn decode(&mut self, table: &Huffman) -> Result<u8> {
-        let mut code = 0i32;
-        for len in 1..=16 {
-            code = (code << 1) | self.bit()? as i32;
+        // Room for a 16-bit code and its (at most 11) extra bits without another refill.
+        if self.count < 32 {
+            self.refill();
+        }
+        let entry = table.lookup[(self.acc >> (64 - LOOKUP)) as usize];
+        if entry != 0 {
+            self.skip((entry >> 8) as u32);
+            return Ok(entry as u8);
+        }
+        let peek = (self.acc >> 48) as i32;
+        for len in LOOKUP as usize + 1..=16 {
+            let code = peek >> (16 - len);
             if code <= table.max_code[len] {
+                self.skip(len as u32);
                 return Ok(table.values[(code + table.val_offset[len]) as usize]);
             }
         }
         Err(bad("an invalid Huffman code in the entropy data"))
+    }
+
+    /// Skips a coefficient's magnitude bits (at most 11 for baseline; `decode` left room).
+    #[inline]
+    fn extra(&mut self, n: u32) {
+        self.skip(n);
     }
 }
 
@@ -277,14 +345,15 @@ fn huffman_tables(header: &[u8]) -> Result<[Huffman; 4]> {
         let values = header
             .get(at + 17..at + 17 + n)
             .ok_or_else(|| bad("truncated DHT"))?;
-        tables.push(Huffman::new(bits, values));
+        tables.push(Huffman::new(bits, values)?);
         at += 17 + n;
     }
     tables.try_into().map_err(|_| bad("DHT"))
 }
 
-/// The byte length of the entropy data for the MCUs the header declares, by decoding every
-/// block's Huffman codes (no IDCT). Fails on anything that is not such data.
+/// The byte length of the entropy data for the MCUs the header declares, found by decoding
+/// every block's Huffman codes (no IDCT). Anything that is not exactly such data fails: this is
+/// what proves a scan well formed.
 pub fn scan_length(data: &[u8], header: &[u8], info: HeaderInfo) -> Result<usize> {
     let [dc0, dc1, ac0, ac1] = huffman_tables(header)?;
     let mcus = info.width.div_ceil(8 * info.h) * info.height.div_ceil(8 * info.v);
@@ -294,6 +363,7 @@ pub fn scan_length(data: &[u8], header: &[u8], info: HeaderInfo) -> Result<usize
         pos: 0,
         acc: 0,
         count: 0,
+        consumed: 0,
     };
     for _ in 0..mcus {
         for block in 0..luma_blocks + 2 {
@@ -306,7 +376,7 @@ pub fn scan_length(data: &[u8], header: &[u8], info: HeaderInfo) -> Result<usize
             if size > 11 {
                 return Err(bad("an invalid DC size in the entropy data"));
             }
-            bits.bits(size as u32)?;
+            bits.extra(size as u32);
             let mut k = 1;
             while k < 64 {
                 let rs = bits.decode(ac)?;
@@ -319,15 +389,30 @@ pub fn scan_length(data: &[u8], header: &[u8], info: HeaderInfo) -> Result<usize
                     continue;
                 }
                 k += run;
-                if k > 63 {
-                    return Err(bad("an AC run past the end of a block"));
+                if k > 63 || size > 10 {
+                    return Err(bad("an AC coefficient past the end of a block"));
                 }
-                bits.bits(size)?;
+                bits.extra(size);
                 k += 1;
+            }
+            if k > 64 {
+                return Err(bad("a zero run past the end of a block"));
             }
         }
     }
-    Ok(bits.pos)
+    // The consumed bits must lie in the data, not in the zeros read past its end.
+    let unstuffed = bits.consumed.div_ceil(8) as usize;
+    // Map the unstuffed byte count back to a position in `data` (each FF carries a stuffed 00).
+    let (mut pos, mut seen) = (0usize, 0usize);
+    while seen < unstuffed {
+        match data.get(pos) {
+            Some(&0xFF) if data.get(pos + 1) == Some(&0) => pos += 2,
+            Some(&0xFF) | None => return Err(bad("the entropy data is cut short")),
+            Some(_) => pos += 1,
+        }
+        seen += 1;
+    }
+    Ok(pos)
 }
 
 #[cfg(test)]
@@ -371,7 +456,7 @@ mod tests {
     fn both_counting_rules_with_eoi() {
         let b = buffer(&SCAN, true, 4096);
         let payload = SCAN.len() + 2;
-        let r = resolve(&b, payload, None).unwrap();
+        let r = resolve(&b, payload, None, false).unwrap();
         assert_eq!(
             r,
             Resolved {
@@ -380,7 +465,7 @@ mod tests {
                 rule: Some(SizeRule::Payload)
             }
         );
-        let r = resolve(&b, HEADER_LEN + payload, None).unwrap();
+        let r = resolve(&b, HEADER_LEN + payload, None, false).unwrap();
         assert_eq!(r.rule, Some(SizeRule::Total));
         assert_eq!(r.len, HEADER_LEN + payload);
     }
@@ -388,7 +473,7 @@ mod tests {
     #[test]
     fn without_eoi_the_scan_is_walked() {
         let b = buffer(&SCAN, false, 4096);
-        let r = resolve(&b, SCAN.len(), None).unwrap();
+        let r = resolve(&b, SCAN.len(), None, false).unwrap();
         assert_eq!(
             r,
             Resolved {
@@ -397,8 +482,20 @@ mod tests {
                 rule: Some(SizeRule::Payload)
             }
         );
-        let r = resolve(&b, HEADER_LEN + SCAN.len(), None).unwrap();
+        let r = resolve(&b, HEADER_LEN + SCAN.len(), None, false).unwrap();
         assert_eq!(r.rule, Some(SizeRule::Total));
+    }
+
+    #[test]
+    fn short_garbage_without_any_ff_is_caught_by_the_walk() {
+        // Six bytes and EOI, no 0xFF inside: the marker check alone would pass it.
+        let junk = [0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC];
+        let b = buffer(&junk, true, 4096);
+        assert!(resolve(&b, junk.len() + 2, None, false).is_err());
+        let mut bs = junk.to_vec();
+        bs.extend_from_slice(&[0xFF, 0xD9]);
+        bs.resize(4096, 0);
+        assert!(resolve_scan(&header(), &bs, HEADER_LEN, junk.len() + 2, false).is_err());
     }
 
     #[test]
@@ -408,7 +505,7 @@ mod tests {
         bs.extend_from_slice(&[0xFF, 0xD9]);
         bs.resize(4096, 0);
         assert_eq!(
-            resolve_scan(&h, &bs, HEADER_LEN, 4).unwrap(),
+            resolve_scan(&h, &bs, HEADER_LEN, 4, false).unwrap(),
             Resolved {
                 len: 4,
                 append_eoi: false,
@@ -418,17 +515,20 @@ mod tests {
         let mut bare = SCAN.to_vec();
         bare.resize(4096, 0x5A);
         assert_eq!(
-            resolve_scan(&h, &bare, HEADER_LEN, 2).unwrap(),
+            resolve_scan(&h, &bare, HEADER_LEN, 2, false).unwrap(),
             Resolved {
                 len: 4,
                 append_eoi: true,
                 rule: None
             }
         );
-        assert!(resolve_scan(&h, &bs, 600, 4).is_err(), "head bytes");
-        assert!(resolve_scan(&h, &bs, HEADER_LEN, 4095).is_err(), "no room");
+        assert!(resolve_scan(&h, &bs, 600, 4, false).is_err(), "head bytes");
         assert!(
-            resolve_scan(&h, &bare, HEADER_LEN, 3).is_err(),
+            resolve_scan(&h, &bs, HEADER_LEN, 4095, false).is_err(),
+            "no room"
+        );
+        assert!(
+            resolve_scan(&h, &bare, HEADER_LEN, 3, false).is_err(),
             "size disagrees with the data"
         );
     }
@@ -436,21 +536,27 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_jpeg() {
         let b = buffer(&SCAN, true, 4096);
-        assert!(resolve(&b, 0, None).is_err());
-        assert!(resolve(&b, 4096 - HEADER_LEN, None).is_err(), "overflow");
-        assert!(resolve(&b, 3, None).is_err(), "EOI not where the size says");
+        assert!(resolve(&b, 0, None, false).is_err());
+        assert!(
+            resolve(&b, 4096 - HEADER_LEN, None, false).is_err(),
+            "overflow"
+        );
+        assert!(
+            resolve(&b, 3, None, false).is_err(),
+            "EOI not where the size says"
+        );
         let mut garbage = buffer(&[0x12, 0xFF, 0x34, 0x56], false, 4096);
         assert!(
-            resolve(&garbage, 4, None).is_err(),
+            resolve(&garbage, 4, None, false).is_err(),
             "a marker inside the scan"
         );
         garbage[0] = 0;
-        assert!(resolve(&garbage, 4, None).is_err(), "no SOI");
+        assert!(resolve(&garbage, 4, None, false).is_err(), "no SOI");
         // A stale EOI past the real end must not be taken for it.
         let mut b = buffer(&SCAN, true, 4096);
         let stale = 2 * HEADER_LEN + 4;
         b[stale - 2..stale].copy_from_slice(&[0xFF, 0xD9]);
-        let r = resolve(&b, HEADER_LEN + 4, None).unwrap();
+        let r = resolve(&b, HEADER_LEN + 4, None, false).unwrap();
         assert_eq!((r.len, r.rule), (HEADER_LEN + 4, Some(SizeRule::Total)));
     }
 }

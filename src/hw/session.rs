@@ -146,6 +146,13 @@ fn open_error(path: &Path, e: std::io::Error) -> Error {
     Error::new(kind, format!("cannot open {}: {e}", path.display()))
 }
 
+/// `$AML_JPEG_VERIFY=1`: decode every scan's Huffman codes before trusting it (by default
+/// only short scans and those without EOI are, the rest get the cheap checks).
+fn verify_all() -> bool {
+    static VERIFY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VERIFY.get_or_init(|| std::env::var("AML_JPEG_VERIFY").is_ok_and(|v| v == "1"))
+}
+
 fn id_string(id: &[u8]) -> String {
     String::from_utf8_lossy(&id[..id.iter().position(|&b| b == 0).unwrap_or(16).min(16)])
         .into_owned()
@@ -428,7 +435,7 @@ impl Session {
         unsafe { e::flush_dma(fd, &range) }.map_err(|e| device_error("FLUSH_DMA", e))?;
         let known = self.rule;
         let buf = self.region(bitstream.clone());
-        let resolved = output::resolve(buf, size as usize, known)?;
+        let resolved = output::resolve(buf, size as usize, known, verify_all())?;
         if resolved.append_eoi {
             buf[resolved.len - 2..resolved.len].copy_from_slice(&[0xFF, 0xD9]);
         }
@@ -477,8 +484,13 @@ impl Session {
             .region(header_area.start..header_area.start + p::HEADER_LEN)
             .to_vec();
         let bitstream = self.region(buffers.bitstream.clone());
-        let resolved =
-            output::resolve_scan(&header, bitstream, sizes[0] as usize, sizes[1] as usize)?;
+        let resolved = output::resolve_scan(
+            &header,
+            bitstream,
+            sizes[0] as usize,
+            sizes[1] as usize,
+            verify_all(),
+        )?;
         if resolved.append_eoi {
             bitstream[resolved.len - 2..resolved.len].copy_from_slice(&[0xFF, 0xD9]);
         }
