@@ -48,6 +48,9 @@ out=$CARGO_TARGET_DIR/$target/release
 export JPEGENC_EMU_LIB=$PWD/$out/libjpegenc_emu.so
 # No binfmt_misc here: the emulator's encoder process could not be exec'd, so encode in-process.
 export JPEGENC_EMU_HW=thread
+# Everything runs some twenty times slower under qemu: stretch the tests' deadlines and the
+# library's default device timeout to match.
+export AMLJPEG_TEST_SLOWDOWN=20 AML_JPEG_TIMEOUT_MS=30000
 log=$(mktemp)
 "$cargo" test --workspace --target $target 2>&1 | tee "$log"
 passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')

@@ -4,7 +4,7 @@
 mod common;
 
 use amljpeg::{Backend, BackendChoice, Encoder, ErrorKind, Frame, PixelFormat, Subsampling};
-use common::emulator::{emu_stat, generation, in_emulator};
+use common::emulator::{deadline_ms, emu_stat, generation, in_emulator, slowdown};
 use common::*;
 use std::time::Duration;
 
@@ -235,7 +235,7 @@ fn the_jpeg_is_the_devices_buffer_until_released() {
     let img = synthetic(64, 64);
     let mut a = hardware();
     let mut b = hardware();
-    b.set_timeout(Some(Duration::from_millis(150)));
+    b.set_timeout(Some(deadline_ms(150)));
     let jpeg = encode(&mut a, &img, PixelFormat::Nv12, 80).unwrap();
     // `a` still holds the device: `b` waits, then reports busy.
     assert_eq!(
@@ -352,7 +352,7 @@ fn fault_child() {
     };
     let img = load_rgb("chelsea.png");
     let mut enc = hardware();
-    enc.set_timeout(Some(Duration::from_millis(300)));
+    enc.set_timeout(Some(deadline_ms(300)));
     let fault = std::env::var("JPEGENC_EMU_FAULT").unwrap();
     let Err(err) = encode(&mut enc, &img, PixelFormat::Nv12, 90) else {
         panic!("{fault}: the fault did not show")
@@ -372,7 +372,7 @@ fn auto_rides_out_faults() {
             &[
                 ("JPEGENC_EMU_FAULT", fault),
                 ("JPEGENC_EMU_MPIXPS", "0"),
-                ("AML_JPEG_TIMEOUT_MS", "200"),
+                ("AML_JPEG_TIMEOUT_MS", &(200 * slowdown()).to_string()),
             ],
         );
     }
@@ -400,7 +400,7 @@ fn auto_fault_child() {
     if fault == "busy" {
         // HARDWARE waits for its timeout, then reports busy.
         let mut hw = Encoder::open(None, BackendChoice::Hardware).unwrap();
-        hw.set_timeout(Some(Duration::from_millis(100)));
+        hw.set_timeout(Some(deadline_ms(100)));
         assert_eq!(
             encode(&mut hw, &img, PixelFormat::Rgb24, 90)
                 .unwrap_err()
@@ -437,7 +437,7 @@ fn holder() {
     let mut enc = hardware();
     encode(&mut enc, &img, PixelFormat::Nv12, 80).unwrap();
     println!("holding");
-    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let until = std::time::Instant::now() + Duration::from_secs(3).max(deadline_ms(250));
     while std::time::Instant::now() < until {
         if mode == "loop" {
             encode(&mut enc, &img, PixelFormat::Nv12, 80).unwrap();
@@ -462,7 +462,7 @@ fn two_processes_contend_for_the_device() {
         "the other process has the device"
     );
     let mut hw = hardware();
-    hw.set_timeout(Some(Duration::from_millis(100)));
+    hw.set_timeout(Some(deadline_ms(100)));
     assert_eq!(
         encode(&mut hw, &img, PixelFormat::Nv12, 80)
             .unwrap_err()

@@ -6,9 +6,8 @@
 mod common;
 
 use amljpeg::{BackendChoice, Encoder, ErrorKind, Frame, PixelFormat};
-use common::emulator::in_emulator;
+use common::emulator::{deadline_ms, in_emulator, slowdown};
 use common::*;
-use std::time::Duration;
 
 const FAULTS: &str = "hang%1,lost-irq%1,overflow%2,no-eoi%3,corrupt%3,slow:3%3,eperm:NEW_CMD%1,eperm:GET_OUTPUT_SIZE%1";
 
@@ -19,7 +18,7 @@ fn soak_with_faults() {
         &[
             ("JPEGENC_EMU_FAULT", FAULTS),
             ("JPEGENC_EMU_MPIXPS", "300"),
-            ("AML_JPEG_TIMEOUT_MS", "150"),
+            ("AML_JPEG_TIMEOUT_MS", &(150 * slowdown()).to_string()),
             ("AMLJPEG_SOAK", "1"),
         ],
     );
@@ -121,7 +120,7 @@ fn soak_child() {
     assert!(ok > failed, "{ok} good, {failed} refused");
     // The device is neither left open nor busy: a fresh handle gets it at once.
     let mut enc = Encoder::open(None, BackendChoice::Hardware).unwrap();
-    enc.set_timeout(Some(Duration::from_secs(2)));
+    enc.set_timeout(Some(deadline_ms(2000)));
     let img = crop(&photo, 128, 96, 5);
     let data = convert(&img, PixelFormat::Nv12);
     let frame = Frame::new(&data, 128, 96, 0, PixelFormat::Nv12).unwrap();

@@ -118,3 +118,18 @@ pub fn emu_stat(key: &str) -> u64 {
         .parse()
         .unwrap_or(0)
 }
+
+/// How much slower the target runs than native (`$AMLJPEG_TEST_SLOWDOWN`, e.g. 20 under
+/// qemu-arm): every deadline a test sets is stretched by it.
+pub fn slowdown() -> u64 {
+    std::env::var("AMLJPEG_TEST_SLOWDOWN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// A test deadline of `ms` native milliseconds.
+pub fn deadline_ms(ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(ms * slowdown())
+}
