@@ -57,6 +57,7 @@ impl Report {
 }
 
 fn cpu_seconds() -> f64 {
+    // SAFETY: rusage is plain data; all-zero is a valid value.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage into a zeroed struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };

@@ -382,6 +382,7 @@ impl Driver {
         }
         // SAFETY: both descriptors were just created and are ours.
         st.open = Some(OpenFile {
+            // SAFETY: `ready` is the eventfd created above, owned by nobody else.
             ready: unsafe { OwnedFd::from_raw_fd(ready) },
             _lock: lock,
         });
@@ -516,7 +517,9 @@ impl Driver {
         }
         // SAFETY: forwarded contract.
         let result = match generation {
+            // SAFETY: forwarded from this function's contract.
             Generation::E => unsafe { self.ioctl_e(&mut st, request, arg) },
+            // SAFETY: forwarded from this function's contract.
             Generation::J => unsafe { self.ioctl_j(&mut st, request, arg) },
         };
         if result == Err(libc::EPERM) {
@@ -531,14 +534,17 @@ impl Driver {
     unsafe fn ioctl_e(&self, st: &mut State, request: u32, arg: *mut c_void) -> Result<i32, Errno> {
         let level = self.inner.level.expect("open implies a level");
         match request {
+            // SAFETY: `arg` has the size this command uses (this function's contract).
             e::GET_ADDR => unsafe { user_write(self, st, arg, &[1u32]) },
             e::NEW_CMD => {
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 let cmd: [u32; 7] = unsafe { user_read(self, st, arg) }?;
                 self.new_cmd_e(st, &cmd)
             }
             e::GET_STAGE => {
                 st.stats.get_stage_calls += 1;
                 let status = st.globals.status;
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 unsafe { user_write(self, st, arg, &[status]) }
             }
             e::GET_OUTPUT_SIZE => {
@@ -549,15 +555,18 @@ impl Driver {
                     );
                 }
                 let size = st.vlc_total_bytes;
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 unsafe { user_write(self, st, arg, &[size]) }
             }
             e::SET_QUALTIY => {
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 let [q]: [i32; 1] = unsafe { user_read(self, st, arg) }?;
                 st.globals.scale = tables::quality_scale(q);
                 self.save_globals(&st.globals);
                 Ok(0)
             }
             e::SET_ENCODER_WIDTH | e::SET_ENCODER_HEIGHT => {
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 let [v]: [u32; 1] = unsafe { user_read(self, st, arg) }?;
                 let is_width = request == e::SET_ENCODER_WIDTH;
                 let max = if is_width {
@@ -567,6 +576,7 @@ impl Driver {
                 };
                 if v > max {
                     // Clamp-and-write-back: the stored value is left unchanged.
+                    // SAFETY: `arg` has the size this command uses (this function's contract).
                     unsafe { user_write(self, st, arg, &[max]) }?;
                 } else if is_width {
                     st.globals.width = v;
@@ -586,6 +596,7 @@ impl Driver {
                 Ok(0)
             }
             e::FLUSH_CACHE | e::FLUSH_DMA => {
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 let [buf, start, end]: [u32; 3] = unsafe { user_read(self, st, arg) }?;
                 self.flush(st, level, request == e::FLUSH_CACHE, buf, start, end);
                 Ok(0)
@@ -598,10 +609,12 @@ impl Driver {
                     level.bitstream_start,
                     level.bitstream_size,
                 ];
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 unsafe { user_write(self, st, arg, &info) }
             }
             e::INPUT_FORMAT => Ok(0),
             e::SEL_QUANT_TABLE => {
+                // SAFETY: `arg` has the size this command uses (this function's contract).
                 let [id]: [i32; 1] = unsafe { user_read(self, st, arg) }?;
                 // `id < 4` passes, negatives included: an out-of-bounds table read.
                 st.quant_id = if id < 4 { id } else { 0 };
@@ -614,6 +627,7 @@ impl Driver {
                 Ok(0)
             }
             e::SET_EXT_QUANT_TABLE => self.set_ext_table(st, arg),
+            // SAFETY: `arg` has the size this command uses (this function's contract).
             e::GET_DEVINFO => unsafe { user_write_bytes(self, st, arg, b"AML-M8") },
             _ => Err(libc::EPERM),
         }

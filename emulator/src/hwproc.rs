@@ -28,6 +28,7 @@ pub struct HwProcess {
 /// The helper next to the library this code was loaded from (the preload `.so`, or a
 /// binary), if it is there.
 pub fn find_helper() -> Option<PathBuf> {
+    // SAFETY: Dl_info is plain data; all-zero is a valid value.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr on the address of one of our own functions; `info` is writable.
     if unsafe { libc::dladdr(find_helper as *const libc::c_void, &mut info) } == 0

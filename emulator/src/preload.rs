@@ -425,6 +425,7 @@ unsafe fn poll_device(fds: *mut pollfd, nfds: nfds_t, timeout_ms: c_int) -> Opti
 
 #[no_mangle]
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
+    // SAFETY: the caller passes `nfds` pollfds at `fds` (poll's contract).
     if let Some(r) = unsafe { poll_device(fds, nfds, timeout) } {
         return r;
     }
@@ -438,6 +439,7 @@ pub unsafe extern "C" fn __poll_chk(
     timeout: c_int,
     _fdslen: size_t,
 ) -> c_int {
+    // SAFETY: as for poll.
     unsafe { poll(fds, nfds, timeout) }
 }
 
@@ -456,9 +458,11 @@ pub unsafe extern "C" fn ppoll(
         (t.tv_sec as i64 * 1000 + (t.tv_nsec as i64 + 999_999) / 1_000_000).min(i32::MAX as i64)
             as c_int
     };
+    // SAFETY: the caller passes `nfds` pollfds at `fds` (ppoll's contract).
     let has_device =
         !fds.is_null() && (0..nfds as usize).any(|i| is_ours(unsafe { (*fds.add(i)).fd }));
     if has_device {
+        // SAFETY: the caller passes `nfds` pollfds at `fds` (ppoll's contract).
         if let Some(r) = unsafe { poll_device(fds, nfds, timeout_ms) } {
             return r;
         }
