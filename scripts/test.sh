@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting and lints, Rust (unit, integration, emulator),
-# C, pkg-config install, Python; then the same on the board's target, armhf, under qemu-arm
+# C, pkg-config install, Python, bounded fuzzing (scripts/fuzz.sh); then the same on the
+# board's target, armhf, under qemu-arm
 # (scripts/test-armhf.sh; AMLJPEG_SKIP_ARMHF=1 skips it). Installs what a fresh machine
 # lacks first.
 set -euo pipefail
@@ -12,6 +13,7 @@ cargo build --release --workspace
 cargo test --workspace
 scripts/test-c.sh
 python3 -m pytest -q python/tests
+scripts/fuzz.sh
 if [ "${AMLJPEG_SKIP_ARMHF:-0}" != 1 ]; then
     scripts/test-armhf.sh
 fi
