@@ -504,3 +504,31 @@ fn a_client_killed_mid_encode_leaves_the_device_usable() {
             > software_psnr(&img, PixelFormat::Nv12, 80) - 1.0
     );
 }
+
+#[test]
+fn the_device_descriptor_is_closed_on_exec() {
+    if !in_emulator(
+        "the_device_descriptor_is_closed_on_exec",
+        &[("JPEGENC_EMU_MPIXPS", "0")],
+    ) {
+        return;
+    }
+    let mut enc = hardware();
+    encode(&mut enc, &synthetic(32, 32), PixelFormat::Nv12, 80).unwrap();
+    // The device is open now. A program exec'd from here lists its descriptors: the device's
+    // (a memfd named jpegenc-emu under the emulator) must not be among them.
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", "ls -l /proc/self/fd/"])
+        .env_remove("LD_PRELOAD")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && listing.contains(" -> "),
+        "no descriptor listing:\n{listing}"
+    );
+    assert!(
+        !listing.contains("jpegenc-emu"),
+        "the device descriptor leaked into an exec'd program:\n{listing}"
+    );
+}
