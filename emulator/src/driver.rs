@@ -24,74 +24,58 @@ use std::time::{Duration, Instant};
 /// An errno value.
 pub type Errno = i32;
 
+/// Declares request-number constants and `name()`, which maps a number back to its name (for
+/// the stats and the log).
+macro_rules! requests {
+    ($($name:ident = $value:expr),* $(,)?) => {
+        $(pub const $name: u32 = $value;)*
+
+        pub fn name(request: u32) -> &'static str {
+            match request {
+                $($name => stringify!($name),)*
+                _ => "UNKNOWN",
+            }
+        }
+    };
+}
+
 /// E request numbers: `_IOW('E', nr, unsigned int)`, identical on ARM32 and x86_64.
 pub mod e {
-    pub const GET_ADDR: u32 = 0x4004_4500;
-    pub const INPUT_UPDATE: u32 = 0x4004_4501;
-    pub const GET_STATUS: u32 = 0x4004_4502;
-    pub const NEW_CMD: u32 = 0x4004_4503;
-    pub const GET_STAGE: u32 = 0x4004_4504;
-    pub const GET_OUTPUT_SIZE: u32 = 0x4004_4505;
-    pub const SET_QUALTIY: u32 = 0x4004_4506;
-    pub const SET_ENCODER_WIDTH: u32 = 0x4004_4507;
-    pub const SET_ENCODER_HEIGHT: u32 = 0x4004_4508;
-    pub const CONFIG_INIT: u32 = 0x4004_4509;
-    pub const FLUSH_CACHE: u32 = 0x4004_450a;
-    pub const FLUSH_DMA: u32 = 0x4004_450b;
-    pub const GET_BUFFINFO: u32 = 0x4004_450c;
-    pub const INPUT_FORMAT: u32 = 0x4004_450d;
-    pub const SEL_QUANT_TABLE: u32 = 0x4004_450e;
-    pub const SET_EXT_QUANT_TABLE: u32 = 0x4004_450f;
-    pub const GET_DEVINFO: u32 = 0x4004_45f0;
-
-    pub fn name(request: u32) -> &'static str {
-        match request {
-            GET_ADDR => "GET_ADDR",
-            INPUT_UPDATE => "INPUT_UPDATE",
-            GET_STATUS => "GET_STATUS",
-            NEW_CMD => "NEW_CMD",
-            GET_STAGE => "GET_STAGE",
-            GET_OUTPUT_SIZE => "GET_OUTPUT_SIZE",
-            SET_QUALTIY => "SET_QUALTIY",
-            SET_ENCODER_WIDTH => "SET_ENCODER_WIDTH",
-            SET_ENCODER_HEIGHT => "SET_ENCODER_HEIGHT",
-            CONFIG_INIT => "CONFIG_INIT",
-            FLUSH_CACHE => "FLUSH_CACHE",
-            FLUSH_DMA => "FLUSH_DMA",
-            GET_BUFFINFO => "GET_BUFFINFO",
-            INPUT_FORMAT => "INPUT_FORMAT",
-            SEL_QUANT_TABLE => "SEL_QUANT_TABLE",
-            SET_EXT_QUANT_TABLE => "SET_EXT_QUANT_TABLE",
-            GET_DEVINFO => "GET_DEVINFO",
-            _ => "UNKNOWN",
-        }
+    requests! {
+        GET_ADDR = 0x4004_4500,
+        INPUT_UPDATE = 0x4004_4501,
+        GET_STATUS = 0x4004_4502,
+        NEW_CMD = 0x4004_4503,
+        GET_STAGE = 0x4004_4504,
+        GET_OUTPUT_SIZE = 0x4004_4505,
+        SET_QUALTIY = 0x4004_4506,
+        SET_ENCODER_WIDTH = 0x4004_4507,
+        SET_ENCODER_HEIGHT = 0x4004_4508,
+        CONFIG_INIT = 0x4004_4509,
+        FLUSH_CACHE = 0x4004_450a,
+        FLUSH_DMA = 0x4004_450b,
+        GET_BUFFINFO = 0x4004_450c,
+        INPUT_FORMAT = 0x4004_450d,
+        SEL_QUANT_TABLE = 0x4004_450e,
+        SET_EXT_QUANT_TABLE = 0x4004_450f,
+        GET_DEVINFO = 0x4004_45f0,
     }
 }
 
 /// J request numbers: `_IOW('J', nr, u32)`, the same on every ABI.
 pub mod j {
-    pub const GET_BUFFINFO: u32 = 0x4004_4a00;
-    pub const CONFIG_INIT: u32 = 0x4004_4a01;
-    pub const NEW_CMD: u32 = 0x4004_4a02;
-    pub const GET_STAGE: u32 = 0x4004_4a03;
-    pub const GET_OUTPUT_SIZE: u32 = 0x4004_4a04;
-    pub const SET_EXT_QUANT_TABLE: u32 = 0x4004_4a05;
-    pub const GET_DEVINFO: u32 = 0x4004_4af0;
+    requests! {
+        GET_BUFFINFO = 0x4004_4a00,
+        CONFIG_INIT = 0x4004_4a01,
+        NEW_CMD = 0x4004_4a02,
+        GET_STAGE = 0x4004_4a03,
+        GET_OUTPUT_SIZE = 0x4004_4a04,
+        SET_EXT_QUANT_TABLE = 0x4004_4a05,
+        GET_DEVINFO = 0x4004_4af0,
+    }
+
     /// Words NEW_CMD copies from user, whatever the client allocated.
     pub const NEW_CMD_WORDS: usize = 30;
-
-    pub fn name(request: u32) -> &'static str {
-        match request {
-            GET_BUFFINFO => "GET_BUFFINFO",
-            CONFIG_INIT => "CONFIG_INIT",
-            NEW_CMD => "NEW_CMD",
-            GET_STAGE => "GET_STAGE",
-            GET_OUTPUT_SIZE => "GET_OUTPUT_SIZE",
-            SET_EXT_QUANT_TABLE => "SET_EXT_QUANT_TABLE",
-            GET_DEVINFO => "GET_DEVINFO",
-            _ => "UNKNOWN",
-        }
-    }
 }
 
 /// Stage values (`encoder_status`).

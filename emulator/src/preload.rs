@@ -128,91 +128,28 @@ fn release_if_unreferenced(open: &mut Option<OpenFile>) {
     }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn open(path: *const c_char, flags: c_int, mode: libc::mode_t) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(open: unsafe extern "C" fn(*const c_char, c_int, libc::mode_t) -> c_int)(
-        path, flags, mode,
-    )
+/// Defines an `open`-family entry: the device path opens the emulated device, anything else
+/// goes to the next definition with the same arguments.
+macro_rules! interpose_open {
+    ($name:ident ($($arg:ident: $ty:ty),*), $path:ident, $flags:ident) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            if is_device($path) {
+                return open_device($flags);
+            }
+            real!($name: unsafe extern "C" fn($($ty),*) -> c_int)($($arg),*)
+        }
+    };
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn open64(path: *const c_char, flags: c_int, mode: libc::mode_t) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(open64: unsafe extern "C" fn(*const c_char, c_int, libc::mode_t) -> c_int)(
-        path, flags, mode,
-    )
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __open_2(path: *const c_char, flags: c_int) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(__open_2: unsafe extern "C" fn(*const c_char, c_int) -> c_int)(path, flags)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __open64_2(path: *const c_char, flags: c_int) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(__open64_2: unsafe extern "C" fn(*const c_char, c_int) -> c_int)(path, flags)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn openat(
-    dirfd: c_int,
-    path: *const c_char,
-    flags: c_int,
-    mode: libc::mode_t,
-) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(openat: unsafe extern "C" fn(c_int, *const c_char, c_int, libc::mode_t) -> c_int)(
-        dirfd, path, flags, mode,
-    )
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn openat64(
-    dirfd: c_int,
-    path: *const c_char,
-    flags: c_int,
-    mode: libc::mode_t,
-) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(openat64: unsafe extern "C" fn(c_int, *const c_char, c_int, libc::mode_t) -> c_int)(
-        dirfd, path, flags, mode,
-    )
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(__openat_2: unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int)(
-        dirfd, path, flags,
-    )
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    if is_device(path) {
-        return open_device(flags);
-    }
-    real!(__openat64_2: unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int)(
-        dirfd, path, flags,
-    )
-}
+interpose_open!(open(path: *const c_char, flags: c_int, mode: libc::mode_t), path, flags);
+interpose_open!(open64(path: *const c_char, flags: c_int, mode: libc::mode_t), path, flags);
+interpose_open!(__open_2(path: *const c_char, flags: c_int), path, flags);
+interpose_open!(__open64_2(path: *const c_char, flags: c_int), path, flags);
+interpose_open!(openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: libc::mode_t), path, flags);
+interpose_open!(openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: libc::mode_t), path, flags);
+interpose_open!(__openat_2(dirfd: c_int, path: *const c_char, flags: c_int), path, flags);
+interpose_open!(__openat64_2(dirfd: c_int, path: *const c_char, flags: c_int), path, flags);
 
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
