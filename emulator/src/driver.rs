@@ -753,24 +753,17 @@ impl Driver {
             .write(levels::j_assist_start(&level) as usize, &head);
         st.head_bytes = HEADER_LEN as u32;
         // The stage is not reset (it stays 4 after the first completion ever).
-        st.generation += 1;
-        let (hang, lost_irq, overflow, corrupt, no_eoi, slow) = self.job_faults(occurrence);
+        let mfdin_420 = st.mfdin.1;
+        let job = self.next_job(st, occurrence);
         self.start_job(Job {
-            generation: st.generation,
-            started: Instant::now(),
             width,
             height,
             input_format,
-            mfdin_420: st.mfdin.1,
+            mfdin_420,
             input_base,
             luma,
             chroma,
-            hang,
-            lost_irq,
-            overflow,
-            corrupt,
-            eoi: self.inner.config.eoi && !no_eoi,
-            slow,
+            ..job
         });
         Ok(0)
     }
@@ -833,9 +826,28 @@ impl Driver {
         }
     }
 
-    fn job_faults(&self, occurrence: u64) -> (bool, bool, bool, bool, bool, f64) {
-        let (mut hang, mut lost, mut overflow, mut corrupt, mut no_eoi, mut slow) =
-            (false, false, false, false, false, 1.0);
+    /// The skeleton of the next job: a new generation (an older job's completion is dropped),
+    /// its start time, and the faults this occurrence of NEW_CMD draws. The caller fills in
+    /// what to encode.
+    fn next_job(&self, st: &mut State, occurrence: u64) -> Job {
+        st.generation += 1;
+        let mut job = Job {
+            generation: st.generation,
+            started: Instant::now(),
+            width: 0,
+            height: 0,
+            input_format: 0,
+            mfdin_420: true,
+            input_base: None,
+            luma: [0; 64],
+            chroma: [0; 64],
+            hang: false,
+            lost_irq: false,
+            overflow: false,
+            corrupt: false,
+            eoi: self.inner.config.eoi,
+            slow: 1.0,
+        };
         for f in self
             .inner
             .config
@@ -844,16 +856,16 @@ impl Driver {
             .filter(|f| f.hits(occurrence))
         {
             match f.kind {
-                FaultKind::Hang => hang = true,
-                FaultKind::LostIrq => lost = true,
-                FaultKind::Overflow => overflow = true,
-                FaultKind::Corrupt => corrupt = true,
-                FaultKind::NoEoi => no_eoi = true,
-                FaultKind::Slow(s) => slow *= s,
+                FaultKind::Hang => job.hang = true,
+                FaultKind::LostIrq => job.lost_irq = true,
+                FaultKind::Overflow => job.overflow = true,
+                FaultKind::Corrupt => job.corrupt = true,
+                FaultKind::NoEoi => job.eoi = false,
+                FaultKind::Slow(s) => job.slow *= s,
                 FaultKind::Busy | FaultKind::Eperm(_) => {}
             }
         }
-        (hang, lost, overflow, corrupt, no_eoi, slow)
+        job
     }
 
     /// The quantisation tables (natural order) the next job uses.
@@ -927,25 +939,17 @@ impl Driver {
         memory.write(level.bitstream_start as usize, &head);
         st.globals.status = stage::IDLE;
         st.vlc_total_bytes = 0;
-        st.generation += 1;
-        let (hang, lost_irq, overflow, corrupt, no_eoi, slow) = self.job_faults(occurrence);
-        let (mfdin_fmt, mfdin_420) = st.mfdin;
+        let (input_format, mfdin_420) = st.mfdin;
+        let job = self.next_job(st, occurrence);
         self.start_job(Job {
-            generation: st.generation,
-            started: Instant::now(),
             width: g.width,
             height: g.height,
-            input_format: mfdin_fmt,
+            input_format,
             mfdin_420,
             input_base,
             luma,
             chroma,
-            hang,
-            lost_irq,
-            overflow,
-            corrupt,
-            eoi: self.inner.config.eoi && !no_eoi,
-            slow,
+            ..job
         });
         self.inner.changed.notify_all();
         Ok(0)

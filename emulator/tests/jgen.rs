@@ -23,18 +23,8 @@ fn open_j(config: Config) -> (Driver, std::os::fd::OwnedFd, [u32; 7], *mut u8) {
         unsafe { d.ioctl(j::GET_BUFFINFO as u64, info.as_mut_ptr().cast()) },
         Ok(0)
     );
-    // SAFETY: mapping the reserved size of the device's memfd.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            info[0] as usize,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            0,
-        )
-    };
-    (d, fd, info, p.cast())
+    let mem = map_device(&fd, info[0] as usize);
+    (d, fd, info, mem)
 }
 
 fn ioctl<T>(d: &Driver, request: u32, arg: &mut T) -> Result<i32, i32> {

@@ -32,6 +32,23 @@ pub fn config() -> Config {
     }
 }
 
+/// Maps `len` bytes of a device descriptor (shared, read-write), as a client does.
+pub fn map_device(fd: &OwnedFd, len: usize) -> *mut u8 {
+    // SAFETY: a shared mapping of the device's memfd, which is at least `len` long.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    p.cast()
+}
+
 /// An open device with its memory mapped, driven in-process.
 pub struct Session {
     pub driver: Driver,
@@ -52,19 +69,7 @@ impl Session {
         let mut info = [0u32; 5];
         s.ioctl(e::GET_BUFFINFO, &mut info).unwrap();
         s.info = info;
-        // SAFETY: mapping the reserved size of the device's memfd.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                info[0] as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                s.fd.as_ref().unwrap().as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        s.map = p.cast();
+        s.map = map_device(s.fd.as_ref().unwrap(), info[0] as usize);
         s
     }
 
