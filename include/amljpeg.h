@@ -287,6 +287,30 @@ int aml_jpeg_release(aml_jpeg *enc);
 int aml_jpeg_set_timeout(aml_jpeg *enc, uint32_t milliseconds);
 
 /**
+ * Sets how long an AML_JPEG_BACKEND_HARDWARE handle waits for the device while another
+ * handle or process uses it, before AML_JPEG_ERR_BUSY: 0 does not wait, a negative value
+ * restores the default (as long as the frame's timeout allows). AUTO handles never wait long:
+ * they fall back to software.
+ *
+ * # Safety
+ * `enc` is a live handle.
+ */
+int aml_jpeg_set_busy_wait(aml_jpeg *enc, int32_t milliseconds);
+
+/**
+ * Quantises this handle's next frames with these tables instead of by quality (the `quality`
+ * argument of the encode calls is then checked but unused): `luma` and `chroma` are 64
+ * entries each in natural (row-major) order, each 1..=255; both NULL go back to quality.
+ * Tables equal to libjpeg's at some quality work on every backend; any others only on the
+ * hardware of the E generation (Odroid C1): elsewhere frames fail with
+ * AML_JPEG_ERR_UNSUPPORTED. The JPEG carries exactly these tables.
+ *
+ * # Safety
+ * `enc` is a live handle; `luma` and `chroma` are NULL or point to 64 readable entries.
+ */
+int aml_jpeg_set_quant_tables(aml_jpeg *enc, const uint16_t *luma, const uint16_t *chroma);
+
+/**
  * Zero-copy input: lends the device's input area for a `width`×`height` frame of `format`
  * (AML_JPEG_FORMAT_NV12, _NV21, _I420 or _YUYV), described in `*input`. Write the frame's
  * pixels there (the library fills the hardware's padding), then call

@@ -5,6 +5,7 @@
 use crate::engine::{Backend, BackendChoice, Encoder};
 use crate::error::{Error, ErrorKind};
 use crate::format::{Frame, PixelFormat, Subsampling};
+use crate::quant::QuantTables;
 use libc::{c_char, c_int, size_t};
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -418,6 +419,54 @@ pub unsafe extern "C" fn aml_jpeg_set_timeout(enc: *mut aml_jpeg, milliseconds: 
         let timeout =
             (milliseconds != 0).then(|| std::time::Duration::from_millis(milliseconds as u64));
         state.encoder.set_timeout(timeout);
+        Ok(())
+    })
+}
+
+/// Sets how long an AML_JPEG_BACKEND_HARDWARE handle waits for the device while another
+/// handle or process uses it, before AML_JPEG_ERR_BUSY: 0 does not wait, a negative value
+/// restores the default (as long as the frame's timeout allows). AUTO handles never wait long:
+/// they fall back to software.
+///
+/// # Safety
+/// `enc` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_set_busy_wait(enc: *mut aml_jpeg, milliseconds: i32) -> c_int {
+    with_handle(enc, |state| {
+        let wait = u64::try_from(milliseconds)
+            .ok()
+            .map(std::time::Duration::from_millis);
+        state.encoder.set_busy_wait(wait);
+        Ok(())
+    })
+}
+
+/// Quantises this handle's next frames with these tables instead of by quality (the `quality`
+/// argument of the encode calls is then checked but unused): `luma` and `chroma` are 64
+/// entries each in natural (row-major) order, each 1..=255; both NULL go back to quality.
+/// Tables equal to libjpeg's at some quality work on every backend; any others only on the
+/// hardware of the E generation (Odroid C1): elsewhere frames fail with
+/// AML_JPEG_ERR_UNSUPPORTED. The JPEG carries exactly these tables.
+///
+/// # Safety
+/// `enc` is a live handle; `luma` and `chroma` are NULL or point to 64 readable entries.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_set_quant_tables(
+    enc: *mut aml_jpeg,
+    luma: *const u16,
+    chroma: *const u16,
+) -> c_int {
+    with_handle(enc, |state| {
+        let tables = match (luma.is_null(), chroma.is_null()) {
+            (true, true) => None,
+            (false, false) => {
+                // SAFETY: both non-NULL and 64 entries long per the contract.
+                let (l, c) = unsafe { (*luma.cast::<[u16; 64]>(), *chroma.cast::<[u16; 64]>()) };
+                Some(QuantTables::custom(l, c)?)
+            }
+            _ => return Err(Error::invalid("luma and chroma must both be NULL or both set")),
+        };
+        state.encoder.set_quant_tables(tables);
         Ok(())
     })
 }

@@ -6,6 +6,7 @@ use crate::format::{Frame, PixelFormat, Subsampling};
 use crate::hw::layout::InputLayout;
 use crate::hw::session::DeviceInfo;
 use crate::hw::{self, Lease, SharedDevice};
+use crate::quant::{QuantTables, Quantisation};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -95,6 +96,10 @@ pub struct Encoder {
     device: PathBuf,
     subsampling: Subsampling,
     timeout: Option<Duration>,
+    /// The longest HARDWARE waits for a busy device (None: the frame's timeout).
+    busy_wait: Option<Duration>,
+    /// Caller's tables; `quality` is ignored while they are set.
+    tables: Option<QuantTables>,
     #[cfg(feature = "software")]
     software: Option<SoftwareEncoder>,
     /// Software output; its JPEG is `output[..output_len]`.
@@ -131,6 +136,8 @@ impl Encoder {
             device,
             subsampling: Subsampling::default(),
             timeout: None,
+            busy_wait: None,
+            tables: None,
             #[cfg(feature = "software")]
             software: None,
             output: Vec::new(),
@@ -161,6 +168,26 @@ impl Encoder {
     /// The longest a frame may take on the device (None: derived from its size).
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.timeout = timeout;
+    }
+
+    /// How long HARDWARE waits for a device another handle or process is using (None: as
+    /// long as the frame's timeout allows). AUTO never waits long: it falls back.
+    pub fn set_busy_wait(&mut self, wait: Option<Duration>) {
+        self.busy_wait = wait;
+    }
+
+    /// Quantises with these tables from the next frame on (None: by quality again). Tables that
+    /// no quality reproduces need the E generation's hardware; other backends refuse them.
+    pub fn set_quant_tables(&mut self, tables: Option<QuantTables>) {
+        self.tables = tables;
+    }
+
+    /// How the next frame at `quality` is quantised.
+    fn quantisation(&self, quality: i32) -> Result<Quantisation> {
+        Ok(Quantisation::new(
+            check_quality(quality)?,
+            self.tables.as_ref(),
+        ))
     }
 
     /// The backend that produced the last successful frame.
@@ -216,20 +243,20 @@ impl Encoder {
     /// Encodes a frame; the JPEG borrows the handle until its next use (see [`Encoder::release`]).
     pub fn encode(&mut self, frame: &Frame<'_>, quality: i32) -> Result<&[u8]> {
         self.release();
-        let quality = check_quality(quality)?;
+        let quant = self.quantisation(quality)?;
         let hardware = match self.choice {
             BackendChoice::Software => false,
             BackendChoice::Hardware => true,
             BackendChoice::Auto => self.auto_wants_hardware(frame.width(), frame.height()),
         };
         if hardware {
-            match self.encode_hardware(frame, quality) {
+            match self.encode_hardware(frame, &quant) {
                 Ok(()) => return Ok(self.jpeg()),
                 Err(e) if self.choice == BackendChoice::Hardware => return Err(e),
                 Err(_) => {} // AUTO: software below.
             }
         }
-        self.encode_software_owned(frame, quality)?;
+        self.encode_software_owned(frame, &quant)?;
         Ok(self.jpeg())
     }
 
@@ -241,12 +268,12 @@ impl Encoder {
         dst: &mut [u8],
     ) -> Result<usize> {
         self.release();
-        let q = check_quality(quality)?;
+        let quant = self.quantisation(quality)?;
         // Software straight into dst when it surely fits.
         if self.choice == BackendChoice::Software
             && dst.len() >= self.software_bound(frame.width(), frame.height())?
         {
-            let len = self.encode_software(frame, q, dst)?;
+            let len = self.encode_software(frame, &quant, dst)?;
             self.last_backend = Some(Backend::Software);
             return Ok(len);
         }
@@ -283,24 +310,27 @@ impl Encoder {
         let shared = self.hardware.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::NoDevice, "this handle has no hardware backend")
         })?;
-        let wait = match self.choice {
-            BackendChoice::Auto => AUTO_LOCK_WAIT,
-            _ => deadline.saturating_duration_since(Instant::now()),
+        let now = Instant::now();
+        let wait_until = match (self.choice, self.busy_wait) {
+            (BackendChoice::Auto, _) => now + AUTO_LOCK_WAIT,
+            (_, Some(busy)) => deadline.min(now + busy),
+            (_, None) => deadline,
         };
+        let wait = wait_until.saturating_duration_since(now);
         let mut lease = shared.try_lock_arc_for(wait).ok_or_else(|| {
             Error::new(
                 ErrorKind::Busy,
                 "the device is in use by another handle of this process",
             )
         })?;
-        let wait_until = (self.choice == BackendChoice::Hardware).then_some(deadline);
+        let wait_until = (self.choice == BackendChoice::Hardware).then_some(wait_until);
         lease.session(wait_until)?;
         Ok(lease)
     }
 
     /// One frame on the device. A failed job resets the session; AUTO retries once on a
     /// fresh one before giving up (and falling back).
-    fn encode_hardware(&mut self, frame: &Frame<'_>, quality: u8) -> Result<()> {
+    fn encode_hardware(&mut self, frame: &Frame<'_>, quant: &Quantisation) -> Result<()> {
         let deadline = self.deadline(frame.width() * frame.height());
         let mut lease = self.take_device(deadline)?;
         let attempts = if self.choice == BackendChoice::Auto {
@@ -314,7 +344,7 @@ impl Encoder {
             session.supports(frame.width(), frame.height(), self.subsampling)?;
             match session.encode(
                 frame,
-                quality,
+                quant,
                 self.subsampling,
                 deadline.max(Instant::now() + Duration::from_millis(1)),
             ) {
@@ -393,7 +423,7 @@ impl Encoder {
 
     /// Encodes the frame the caller wrote into the buffer from [`Encoder::input_buffer`].
     pub fn encode_input(&mut self, quality: i32) -> Result<&[u8]> {
-        let quality = check_quality(quality)?;
+        let quant = self.quantisation(quality)?;
         let (Some((format, layout)), Some(mut lease)) =
             (self.pending_input.take(), self.lease.take())
         else {
@@ -404,7 +434,7 @@ impl Encoder {
         let deadline = self.deadline(layout.width * layout.height);
         let session = lease.session(None)?;
         crate::hw::layout::pad_in_place(format, &layout, session.input_area());
-        match session.run(&layout, quality, self.subsampling, deadline) {
+        match session.run(&layout, &quant, self.subsampling, deadline) {
             Ok(()) => {
                 self.lease = Some(lease);
                 self.last_backend = Some(Backend::Hardware);
@@ -423,7 +453,7 @@ impl Encoder {
         }
     }
 
-    fn encode_software_owned(&mut self, frame: &Frame<'_>, quality: u8) -> Result<()> {
+    fn encode_software_owned(&mut self, frame: &Frame<'_>, quant: &Quantisation) -> Result<()> {
         let bound = self.software_bound(frame.width(), frame.height())?;
         if self.output.len() < bound {
             self.output
@@ -434,7 +464,7 @@ impl Encoder {
             self.output.resize(bound, 0);
         }
         let mut output = std::mem::take(&mut self.output);
-        let result = self.encode_software(frame, quality, &mut output);
+        let result = self.encode_software(frame, quant, &mut output);
         self.output = output;
         self.output_len = result?;
         self.last_backend = Some(Backend::Software);
@@ -454,13 +484,24 @@ impl Encoder {
     }
 
     #[cfg(feature = "software")]
-    fn encode_software(&mut self, frame: &Frame<'_>, quality: u8, out: &mut [u8]) -> Result<usize> {
+    fn encode_software(
+        &mut self,
+        frame: &Frame<'_>,
+        quant: &Quantisation,
+        out: &mut [u8],
+    ) -> Result<usize> {
         if self.choice == BackendChoice::Hardware {
             return Err(Error::new(
                 ErrorKind::Internal,
                 "software used on a hardware-only handle",
             ));
         }
+        // libjpeg-turbo's TurboJPEG API takes a quality, never tables.
+        let Quantisation::Quality(quality) = *quant else {
+            return Err(Error::unsupported(
+                "custom quantisation tables need the hardware of the E generation",
+            ));
+        };
         let software = match &mut self.software {
             Some(s) => s,
             slot => slot.insert(SoftwareEncoder::new()?),
@@ -472,7 +513,7 @@ impl Encoder {
     fn encode_software(
         &mut self,
         _frame: &Frame<'_>,
-        _quality: u8,
+        _quant: &Quantisation,
         _out: &mut [u8],
     ) -> Result<usize> {
         Err(Error::unsupported(

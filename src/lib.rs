@@ -18,9 +18,12 @@ pub mod format;
 /// cbindgen:ignore
 pub mod hw;
 /// cbindgen:ignore
+pub mod quant;
+/// cbindgen:ignore
 #[cfg(feature = "software")]
 mod software;
 
 pub use engine::{Backend, BackendChoice, Encoder};
 pub use error::{Error, ErrorKind, Result};
 pub use format::{Frame, FrameLayout, PixelFormat, Subsampling};
+pub use quant::QuantTables;

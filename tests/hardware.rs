@@ -98,6 +98,55 @@ fn quantisation_tables_are_libjpegs_at_every_quality() {
 }
 
 #[test]
+fn custom_quantisation_tables() {
+    if !in_emulator("custom_quantisation_tables", &[("JPEGENC_EMU_MPIXPS", "0")]) {
+        return;
+    }
+    let img = load_rgb("chelsea.png");
+    // A linear ramp no quality reproduces, and libjpeg's own quality-70 tables.
+    let ramp: [u16; 64] = std::array::from_fn(|i| 2 + (i as u16) * 3 / 2);
+    let custom = amljpeg::QuantTables::custom(ramp, ramp.map(|v| (v * 2).min(255))).unwrap();
+    let q70 = amljpeg::QuantTables::for_quality(70);
+    let zigzag = |t: &[u16; 64]| amljpeg::quant::ZIGZAG.map(|n| t[n] as u8).to_vec();
+    let mut hw = hardware();
+    let mut sw = Encoder::open(None, BackendChoice::Software).unwrap();
+    for enc in [&mut hw, &mut sw] {
+        enc.set_quant_tables(Some(q70.clone()));
+        let jpeg = encode(enc, &img, PixelFormat::Rgb24, 5).unwrap();
+        assert_eq!(
+            dqt_tables(&jpeg),
+            dqt_tables(&reference_jpeg(&img, 70, turbojpeg::Subsamp::Sub2x2)),
+            "tables equal to a quality's work everywhere, whatever the quality argument"
+        );
+        enc.set_quant_tables(Some(custom.clone()));
+    }
+    assert_eq!(
+        encode(&mut sw, &img, PixelFormat::Rgb24, 75)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Unsupported
+    );
+    let result = encode(&mut hw, &img, PixelFormat::Nv12, 75);
+    if generation() == "J" {
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Unsupported);
+    } else {
+        let jpeg = result.unwrap();
+        assert_eq!(
+            dqt_tables(&jpeg),
+            vec![(0, zigzag(&custom.luma)), (1, zigzag(&custom.chroma))]
+        );
+        assert!(psnr(&decode_rgb(&jpeg).pixels, &img.pixels) > 30.0);
+        // Back to quality: the external table is cleared and the quality's tables return.
+        hw.set_quant_tables(None);
+        let jpeg = encode(&mut hw, &img, PixelFormat::Nv12, 70).unwrap();
+        assert_eq!(
+            dqt_tables(&jpeg),
+            dqt_tables(&reference_jpeg(&img, 70, turbojpeg::Subsamp::Sub2x2))
+        );
+    }
+}
+
+#[test]
 fn level_limits_and_what_the_hardware_cannot_do() {
     if !in_emulator(
         "level_limits_and_what_the_hardware_cannot_do",
@@ -462,6 +511,18 @@ fn two_processes_contend_for_the_device() {
         "the other process has the device"
     );
     let mut hw = hardware();
+    // With no busy wait HARDWARE gives up at once, however long its frames may take.
+    hw.set_timeout(Some(Duration::from_secs(20)));
+    hw.set_busy_wait(Some(Duration::ZERO));
+    let asked = std::time::Instant::now();
+    assert_eq!(
+        encode(&mut hw, &img, PixelFormat::Nv12, 80)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Busy
+    );
+    assert!(asked.elapsed() < Duration::from_secs(10), "it waited");
+    hw.set_busy_wait(None);
     hw.set_timeout(Some(deadline_ms(100)));
     assert_eq!(
         encode(&mut hw, &img, PixelFormat::Nv12, 80)

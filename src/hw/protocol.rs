@@ -36,6 +36,9 @@ pub mod fmt {
 pub const HEADER_LEN: usize = 592;
 pub const SOF_OFFSET: usize = 556;
 pub const SOS_OFFSET: usize = 578;
+/// The two tables of the header's DQT (8-bit, zig-zag order): luma, then chroma.
+pub const DQT_LUMA: usize = 7;
+pub const DQT_CHROMA: usize = 72;
 
 /// The E generation (magic 'E').
 pub mod e {

@@ -7,6 +7,7 @@ use super::output::{self, SizeRule};
 use super::protocol::{self as p, e, fmt, j};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Frame, PixelFormat, Subsampling};
+use crate::quant::{QuantTables, Quantisation};
 use memmap2::{MmapOptions, MmapRaw};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -134,6 +135,8 @@ pub struct Session {
     info: DeviceInfo,
     rule: Option<SizeRule>,
     output: Output,
+    /// The E driver's external table as we last set it (None: cleared).
+    ext_table: Option<QuantTables>,
 }
 
 fn open_error(path: &Path, e: std::io::Error) -> Error {
@@ -233,6 +236,7 @@ impl Session {
             info,
             rule: None,
             output: Output::None,
+            ext_table: None,
         })
     }
 
@@ -334,36 +338,64 @@ impl Session {
     pub fn encode(
         &mut self,
         frame: &Frame<'_>,
-        quality: u8,
+        quant: &Quantisation,
         subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
         self.supports(frame.width(), frame.height(), subsampling)?;
+        self.supports_quantisation(quant)?;
         let layout = self.input_layout(frame.format(), frame.width(), frame.height())?;
         write_frame(frame, &layout, self.input_area());
-        self.run(&layout, quality, subsampling, deadline)
+        self.run(&layout, quant, subsampling, deadline)
+    }
+
+    /// Whether the driver can quantise this way: custom tables need E's external table.
+    pub fn supports_quantisation(&self, quant: &Quantisation) -> Result<()> {
+        match (quant, self.info.generation) {
+            (Quantisation::Custom(_), Generation::J) => Err(Error::unsupported(
+                "this driver (J generation) takes no custom quantisation tables, only a quality",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Encodes what is in the input area, laid out as `layout`.
     pub fn run(
         &mut self,
         layout: &InputLayout,
-        quality: u8,
+        quant: &Quantisation,
         subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
         self.output = Output::None;
+        self.supports_quantisation(quant)?;
         let out_fmt = if subsampling == Subsampling::S422 {
             fmt::YUV422_SINGLE
         } else {
             fmt::YUV420
         };
         match self.info.generation {
-            Generation::E => self.run_e(layout, quality, out_fmt, deadline)?,
-            Generation::J => self.run_j(layout, quality, out_fmt, deadline)?,
+            Generation::E => self.run_e(layout, quant, out_fmt, deadline)?,
+            Generation::J => {
+                let Quantisation::Quality(quality) = *quant else {
+                    unreachable!("checked by supports_quantisation")
+                };
+                self.run_j(layout, quality, out_fmt, deadline)?
+            }
         }
         let jpeg = self.output();
         let header = output::check_header(jpeg)?;
+        // The tables are driver globals and the E ones persist across opens: make sure the
+        // JPEG carries the ones asked for.
+        if !quant.tables().matches_zigzag(
+            &jpeg[p::DQT_LUMA..p::DQT_LUMA + 64],
+            &jpeg[p::DQT_CHROMA..p::DQT_CHROMA + 64],
+        ) {
+            self.output = Output::None;
+            return Err(Error::device(
+                "the JPEG's quantisation tables are not the ones asked for",
+            ));
+        }
         let want_v = if subsampling == Subsampling::S422 {
             1
         } else {
@@ -384,11 +416,12 @@ impl Session {
     fn run_e(
         &mut self,
         layout: &InputLayout,
-        quality: u8,
+        quant: &Quantisation,
         out_fmt: u32,
         deadline: Instant,
     ) -> Result<()> {
         let fd = self.fd();
+        let quality = self.set_e_tables(quant)?;
         // Width, height and quality are driver globals: set them for every frame and make sure
         // the size was taken (a refused size writes the maximum back).
         let (w, h) = (layout.width as u32, layout.height as u32);
@@ -442,6 +475,25 @@ impl Session {
         self.rule = resolved.rule.or(known);
         self.output = Output::Mapped(bitstream.start..bitstream.start + resolved.len);
         Ok(())
+    }
+
+    /// Points the E driver at the tables of `quant` and returns the quality to set: custom
+    /// tables go in as the external base table at quality 50, which the driver scales by 100 %.
+    /// The driver leaks its previous copy at every SET_EXT_QUANT_TABLE: set it only on change.
+    fn set_e_tables(&mut self, quant: &Quantisation) -> Result<u8> {
+        let (wanted, quality) = match quant {
+            Quantisation::Quality(q) => (None, *q),
+            Quantisation::Custom(t) => (Some(t), 50),
+        };
+        if self.ext_table.as_ref() != wanted {
+            let words = wanted.map(QuantTables::words);
+            let ptr = words.as_ref().map_or(std::ptr::null(), |w| w as *const _);
+            // SAFETY: NULL, or 128 u16s we own: exactly what the driver copies.
+            unsafe { e::set_ext_quant_table(self.fd(), ptr) }
+                .map_err(|e| device_error("SET_EXT_QUANT_TABLE", e))?;
+            self.ext_table = wanted.cloned();
+        }
+        Ok(quality)
     }
 
     fn run_j(
