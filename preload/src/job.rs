@@ -1,0 +1,351 @@
+//! One image on its way to the hardware: whether the program's settings are something the
+//! hardware reproduces (else the whole image goes to the real libjpeg), the rows or raw
+//! planes the program hands over, and the frame libamljpeg gets at the end.
+
+use crate::amljpeg as aml;
+use crate::layout::F;
+use crate::libjpeg::{cs, Cinfo, HuffTbl, QuantTbl};
+use crate::splice::Jfif;
+
+/// The hardware has no published minimum size; below this libjpeg does it.
+const MIN_SIDE: u32 = 16;
+
+/// How the program's samples arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Packed pixels libamljpeg takes as they are (an `AML_JPEG_FORMAT_*`).
+    Packed { format: i32, bytes: usize },
+    /// 4-byte pixels with R, G, B at these offsets: repacked to RGB24.
+    Repack { r: usize, g: usize, b: usize },
+    /// Interleaved full-resolution Y, Cb, Cr: subsampled here.
+    YCbCr,
+    /// `raw_data_in`: downsampled planes, one iMCU row per call.
+    Raw,
+}
+
+/// One raw plane as libjpeg reads it: `stride` samples per row (whole blocks), `rows` rows.
+#[derive(Debug)]
+pub struct Plane {
+    pub stride: usize,
+    pub rows: usize,
+    /// Rows per iMCU row (the component's v_samp_factor × 8).
+    pub rows_per_imcu: usize,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct Job {
+    pub width: usize,
+    pub height: usize,
+    pub s422: bool,
+    pub input: Input,
+    /// Scanline input: `height` rows of `row_bytes`.
+    pub row_bytes: usize,
+    pub rows: Vec<u8>,
+    /// Raw input: Y, Cb, Cr.
+    pub planes: Vec<Plane>,
+    /// Scanlines (or raw lines) received.
+    pub received: usize,
+    pub luma: [u16; 64],
+    pub chroma: [u16; 64],
+    pub component_ids: [u8; 3],
+    pub jfif: Option<Jfif>,
+    pub adobe: bool,
+}
+
+/// # Safety
+/// `t` is NULL or a live table.
+unsafe fn quant(t: *const QuantTbl) -> Option<[u16; 64]> {
+    // SAFETY: per the contract.
+    let t = unsafe { t.as_ref() }?;
+    t.quantval
+        .iter()
+        .all(|v| (1..=255).contains(v))
+        .then_some(t.quantval)
+}
+
+impl Job {
+    /// A job for the hardware if the program's settings allow one; Err says why not.
+    ///
+    /// # Safety
+    /// `c` is a live compress object in the start state.
+    pub unsafe fn plan(c: Cinfo, write_all_tables: bool) -> Result<Job, String> {
+        // SAFETY: every field read below exists in the object's layout (7+ fields guarded).
+        unsafe {
+            let refuse = |why: &str| Err(why.to_string());
+            if !write_all_tables {
+                return refuse("abbreviated datastream (write_all_tables FALSE)");
+            }
+            if c.dest().is_null() {
+                return refuse("no destination manager");
+            }
+            if c.int(F::DataPrecision) != 8 {
+                return refuse("not 8-bit");
+            }
+            if c.layout.offset(F::ScaleNum).is_some() && c.uint(F::ScaleNum) != c.uint(F::ScaleDenom)
+            {
+                return refuse("scaling requested");
+            }
+            if c.int(F::NumComponents) != 3 || c.int(F::JpegColorSpace) != cs::YCBCR {
+                return refuse("the JPEG is not YCbCr");
+            }
+            if c.int(F::NumScans) != 0 || !c.ptr::<u8>(F::ScanInfo, 0).is_null() {
+                return refuse("progressive or multi-scan");
+            }
+            if c.int(F::ArithCode) != 0 {
+                return refuse("arithmetic coding");
+            }
+            if c.int(F::OptimizeCoding) != 0 {
+                return refuse("optimised Huffman tables");
+            }
+            if c.uint(F::RestartInterval) != 0 || c.int(F::RestartInRows) != 0 {
+                return refuse("restart markers");
+            }
+            if c.int(F::SmoothingFactor) != 0 || c.int(F::Ccir601Sampling) != 0 {
+                return refuse("smoothing or CCIR601 sampling");
+            }
+            let (w, h) = (c.uint(F::ImageWidth), c.uint(F::ImageHeight));
+            if w < MIN_SIDE || h < MIN_SIDE || w > 65500 || h > 65500 {
+                return refuse("size outside 16..65500");
+            }
+            let comps: Vec<_> = (0..3).map(|i| &*c.component(i)).collect();
+            if c.component(0).is_null() {
+                return refuse("no component info");
+            }
+            let samp: Vec<_> = comps.iter().map(|k| (k.h_samp_factor, k.v_samp_factor)).collect();
+            let s422 = match samp[..] {
+                [(2, 2), (1, 1), (1, 1)] => false,
+                [(2, 1), (1, 1), (1, 1)] => true,
+                _ => return refuse("sampling is not 4:2:0 or 4:2:2"),
+            };
+            let tables: Vec<_> = comps.iter().map(|k| (k.quant_tbl_no, k.dc_tbl_no, k.ac_tbl_no)).collect();
+            if tables != [(0, 0, 0), (1, 1, 1), (1, 1, 1)] {
+                return refuse("components do not use tables 0, 1, 1");
+            }
+            let (Some(luma), Some(chroma)) = (
+                quant(c.ptr(F::QuantTblPtrs, 0)),
+                quant(c.ptr(F::QuantTblPtrs, 1)),
+            ) else {
+                return refuse("quantisation tables missing or not baseline");
+            };
+            if (0..2).any(|i| c.ptr::<HuffTbl>(F::DcHuffTblPtrs, i).is_null() || c.ptr::<HuffTbl>(F::AcHuffTblPtrs, i).is_null()) {
+                return refuse("Huffman tables missing");
+            }
+            let Ok(component_ids) = comps
+                .iter()
+                .map(|k| u8::try_from(k.component_id))
+                .collect::<Result<Vec<u8>, _>>()
+            else {
+                return refuse("component ids beyond 255");
+            };
+            let raw = c.int(F::RawDataIn) != 0;
+            let components = c.int(F::InputComponents);
+            let input = if raw {
+                Input::Raw
+            } else {
+                match (c.int(F::InColorSpace), components) {
+                    (cs::RGB | cs::EXT_RGB, 3) => Input::Packed { format: aml::FORMAT_RGB24, bytes: 3 },
+                    (cs::EXT_BGR, 3) => Input::Packed { format: aml::FORMAT_BGR24, bytes: 3 },
+                    (cs::EXT_RGBX | cs::EXT_RGBA, 4) => Input::Packed { format: aml::FORMAT_RGBA32, bytes: 4 },
+                    (cs::EXT_BGRX | cs::EXT_BGRA, 4) => Input::Packed { format: aml::FORMAT_BGRA32, bytes: 4 },
+                    (cs::EXT_XBGR | cs::EXT_ABGR, 4) => Input::Repack { r: 3, g: 2, b: 1 },
+                    (cs::EXT_XRGB | cs::EXT_ARGB, 4) => Input::Repack { r: 1, g: 2, b: 3 },
+                    (cs::YCBCR, 3) => Input::YCbCr,
+                    (space, n) => return Err(format!("input colour space {space} with {n} components")),
+                }
+            };
+            let jfif = (c.int(F::WriteJfifHeader) != 0).then(|| Jfif {
+                major: c.u8(F::JfifMajorVersion),
+                minor: c.u8(F::JfifMinorVersion),
+                density_unit: c.u8(F::DensityUnit),
+                x_density: c.u16(F::XDensity),
+                y_density: c.u16(F::YDensity),
+            });
+            let (width, height) = (w as usize, h as usize);
+            let mut job = Job {
+                width,
+                height,
+                s422,
+                input,
+                row_bytes: 0,
+                rows: Vec::new(),
+                planes: Vec::new(),
+                received: 0,
+                luma,
+                chroma,
+                component_ids: [component_ids[0], component_ids[1], component_ids[2]],
+                jfif,
+                adobe: c.int(F::WriteAdobeMarker) != 0,
+            };
+            let bytes = if raw {
+                job.planes = job.raw_planes();
+                0
+            } else {
+                job.row_bytes = width * components as usize;
+                job.row_bytes * height
+            };
+            if job.rows.try_reserve_exact(bytes).is_err() {
+                return refuse("out of memory for the frame");
+            }
+            job.rows.resize(bytes, 0);
+            Ok(job)
+        }
+    }
+
+    /// The planes libjpeg would read in raw mode: per component, whole 8×8 blocks of the
+    /// downsampled size.
+    fn raw_planes(&self) -> Vec<Plane> {
+        let max_v = if self.s422 { 1 } else { 2 };
+        [(2, max_v), (1, 1), (1, 1)]
+            .iter()
+            .map(|&(h, v)| {
+                let w = (self.width * h).div_ceil(2);
+                let rows = (self.height * v).div_ceil(max_v);
+                let (stride, rows) = (w.div_ceil(8) * 8, rows.div_ceil(8) * 8);
+                Plane {
+                    stride,
+                    rows,
+                    rows_per_imcu: v * 8,
+                    data: vec![0; stride * rows],
+                }
+            })
+            .collect()
+    }
+
+    /// Lines per `jpeg_write_raw_data` call (one iMCU row).
+    pub fn lines_per_imcu(&self) -> usize {
+        if self.s422 {
+            8
+        } else {
+            16
+        }
+    }
+
+    /// Takes up to `n` scanlines; returns how many.
+    ///
+    /// # Safety
+    /// `lines` holds `n` pointers to rows of at least `row_bytes` bytes.
+    pub unsafe fn store_rows(&mut self, lines: *const *const u8, n: usize) -> usize {
+        let k = n.min(self.height - self.received);
+        for i in 0..k {
+            let at = (self.received + i) * self.row_bytes;
+            // SAFETY: per the contract.
+            let src = unsafe { std::slice::from_raw_parts(*lines.add(i), self.row_bytes) };
+            self.rows[at..at + self.row_bytes].copy_from_slice(src);
+        }
+        self.received += k;
+        k
+    }
+
+    /// Takes one iMCU row of raw planes; returns the lines it counts for.
+    ///
+    /// # Safety
+    /// `data` holds 3 pointers to arrays of each component's rows-per-iMCU row pointers, each
+    /// row at least the plane's stride long (libjpeg's own requirement).
+    pub unsafe fn store_raw(&mut self, data: *const *const *const u8) -> usize {
+        let imcu = self.received / self.lines_per_imcu();
+        for (c, plane) in self.planes.iter_mut().enumerate() {
+            // SAFETY: per the contract.
+            let rows = unsafe { *data.add(c) };
+            for r in 0..plane.rows_per_imcu {
+                let y = imcu * plane.rows_per_imcu + r;
+                if y >= plane.rows {
+                    break;
+                }
+                // SAFETY: per the contract.
+                let src = unsafe { std::slice::from_raw_parts(*rows.add(r), plane.stride) };
+                plane.data[y * plane.stride..(y + 1) * plane.stride].copy_from_slice(src);
+            }
+        }
+        self.received += self.lines_per_imcu();
+        self.lines_per_imcu()
+    }
+
+    pub fn complete(&self) -> bool {
+        self.received >= self.height
+    }
+
+    /// The frame for libamljpeg: (pixels, stride, format). Packed input is the rows as they
+    /// came; the rest is converted into a packed or I420 frame.
+    pub fn frame(&self) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
+        let (w, h) = (self.width, self.height);
+        match self.input {
+            Input::Packed { format, .. } => (self.rows.as_slice().into(), self.row_bytes, format),
+            Input::Repack { r, g, b } => {
+                let rgb = self.rows.chunks_exact(4).flat_map(|p| [p[r], p[g], p[b]]).collect();
+                (std::borrow::Cow::Owned(rgb), w * 3, aml::FORMAT_RGB24)
+            }
+            Input::YCbCr => {
+                let sample = |c: usize, x: usize, y: usize| {
+                    self.rows[y.min(h - 1) * self.row_bytes + x.min(w - 1) * 3 + c]
+                };
+                self.subsampled(sample)
+            }
+            Input::Raw => {
+                let p = &self.planes;
+                let sample = |c: usize, x: usize, y: usize| p[c].data[y * p[c].stride + x];
+                self.from_planes(sample)
+            }
+        }
+    }
+
+    /// Full-resolution YCbCr to I420 (2×2 means) or YUYV (2×1 means), rounding as libjpeg's
+    /// downsamplers do (alternating bias), edges replicated.
+    fn subsampled(&self, s: impl Fn(usize, usize, usize) -> u8) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
+        let (w, h) = (self.width, self.height);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        if self.s422 {
+            let mut out = Vec::with_capacity(cw * 4 * h);
+            for y in 0..h {
+                for x in 0..cw {
+                    let (x0, x1) = (2 * x, 2 * x + 1);
+                    let mean = |c| ((s(c, x0, y) as usize + s(c, x1, y) as usize + (x & 1)) >> 1) as u8;
+                    out.extend_from_slice(&[s(0, x0, y), mean(1), s(0, x1, y), mean(2)]);
+                }
+            }
+            return (out.into(), cw * 4, aml::FORMAT_YUYV);
+        }
+        let mut out = Vec::with_capacity(w * h + 2 * cw * ch);
+        for y in 0..h {
+            out.extend((0..w).map(|x| s(0, x, y)));
+        }
+        for c in 1..3 {
+            for y in 0..ch {
+                for x in 0..cw {
+                    let sum: usize = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                        .iter()
+                        .map(|&(dx, dy)| s(c, 2 * x + dx, 2 * y + dy) as usize)
+                        .sum();
+                    out.push(((sum + 1 + (x & 1)) >> 2) as u8);
+                }
+            }
+        }
+        (out.into(), w, aml::FORMAT_I420)
+    }
+
+    /// Raw planes (already downsampled) to I420 or YUYV.
+    fn from_planes(&self, s: impl Fn(usize, usize, usize) -> u8) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
+        let (w, h) = (self.width, self.height);
+        let cw = w.div_ceil(2);
+        if self.s422 {
+            let mut out = Vec::with_capacity(cw * 4 * h);
+            for y in 0..h {
+                for x in 0..cw {
+                    out.extend_from_slice(&[s(0, 2 * x, y), s(1, x, y), s(0, 2 * x + 1, y), s(2, x, y)]);
+                }
+            }
+            return (out.into(), cw * 4, aml::FORMAT_YUYV);
+        }
+        let ch = h.div_ceil(2);
+        let mut out = Vec::with_capacity(w * h + 2 * cw * ch);
+        for y in 0..h {
+            out.extend((0..w).map(|x| s(0, x, y)));
+        }
+        for c in 1..3 {
+            for y in 0..ch {
+                out.extend((0..cw).map(|x| s(c, x, y)));
+            }
+        }
+        (out.into(), w, aml::FORMAT_I420)
+    }
+}

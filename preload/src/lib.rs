@@ -1,0 +1,846 @@
+//! amljpeg-preload: a libjpeg drop-in. Preloaded (`LD_PRELOAD=libamljpeg_preload.so`), it
+//! stands in front of the compress half of the program's libjpeg and sends each image the
+//! hardware can reproduce to the Amlogic encoder through libamljpeg; everything else, and
+//! every other libjpeg call, reaches the real libjpeg unchanged.
+//!
+//! How an image goes:
+//! - `jpeg_CreateCompress`: the real one builds the object; we note its ABI (6.2, 7 or 8,
+//!   from `version` and `structsize`) or leave it alone when we do not know it.
+//! - `jpeg_start_compress`: if the settings are ones the hardware reproduces ([`job::Job::plan`])
+//!   the image is ours: like libjpeg we write SOI/JFIF/Adobe to the program's destination now,
+//!   and markers as the program writes them, so bytes a program copies into the destination
+//!   itself (Pillow does) land where they would have. Otherwise the real libjpeg does it all.
+//! - scanlines or raw data are collected; with the last row the frame is encoded and the body
+//!   written, honouring a suspending destination (`empty_output_buffer` returning FALSE: the
+//!   call then consumes nothing and the program calls again). If the device fails, the real
+//!   libjpeg encodes the collected image into our buffer and its body is written instead.
+//! - `jpeg_finish_compress`: `term_destination`, and the real `jpeg_abort` resets the object.
+//!
+//! libjpeg programs leave errors with `longjmp` from `error_exit`, and destinations may do so
+//! from `empty_output_buffer`. So every Rust frame that is live while the program's or the
+//! real libjpeg's code runs holds only plain values (pointers, integers, references): no
+//! destructor is ever skipped. Work that allocates runs in helpers that return first, under
+//! [`guard`], which turns a panic (a bug) into an abort instead of unwinding into C.
+//!
+//! Environment: `AMLJPEG_PRELOAD=0` turns it off; `AMLJPEG_PRELOAD_LOG=1` says on stderr what it
+//! did with each image; `AMLJPEG_PRELOAD_WAIT_MS` is how long an image waits for a busy device
+//! before the real libjpeg takes it (default 0); `AMLJPEG_LIBRARY` names libamljpeg;
+//! `AML_JPEG_DEVICE` the device.
+#![allow(clippy::missing_safety_doc)]
+
+mod amljpeg;
+pub mod job;
+pub mod layout;
+mod libjpeg;
+mod real;
+pub mod splice;
+mod state;
+
+use crate::amljpeg as aml;
+use crate::job::{Input, Job};
+use crate::layout::{Layout, F};
+use crate::libjpeg::*;
+use crate::state::{Phase, State};
+use libc::{c_int, c_long, c_uint, c_void};
+use std::sync::OnceLock;
+
+fn env_flag(name: &str) -> Option<bool> {
+    std::env::var(name)
+        .ok()
+        .map(|v| !matches!(v.as_str(), "" | "0" | "off" | "no"))
+}
+
+fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| env_flag("AMLJPEG_PRELOAD").unwrap_or(true))
+}
+
+fn logging() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| env_flag("AMLJPEG_PRELOAD_LOG").unwrap_or(false))
+}
+
+macro_rules! log {
+    ($($arg:tt)*) => {
+        if logging() {
+            eprintln!("amljpeg-preload: {}", format!($($arg)*));
+        }
+    };
+}
+
+/// Runs Rust work that calls no foreign code that could longjmp. A panic is a bug: abort
+/// rather than unwind into C.
+fn guard<T>(f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            eprintln!("amljpeg-preload: internal error; aborting");
+            std::process::abort()
+        }
+    }
+}
+
+// libjpeg's messages, found by text in the program's own message table (their numbers
+// differ between versions).
+const BAD_STATE: &[u8] = b"Improper call to JPEG library in state";
+const BAD_LENGTH: &[u8] = b"Bogus marker length";
+const BUFFER_SIZE: &[u8] = b"Buffer passed to JPEG library is too small";
+const TOO_LITTLE_DATA: &[u8] = b"Application transferred too few scanlines";
+const TOO_MUCH_DATA: &[u8] = b"Application transferred too many scanlines";
+const CANT_SUSPEND: &[u8] = b"Suspension not allowed here";
+
+/// # Safety
+/// `err` is the object's live error manager.
+unsafe fn message_code(err: *const ErrorMgr, text: &[u8]) -> c_int {
+    // SAFETY: per the contract; the table holds last_jpeg_message + 1 entries (NULL-ended).
+    unsafe {
+        let table = (*err).jpeg_message_table;
+        if table.is_null() {
+            return 0;
+        }
+        for code in 0..=(*err).last_jpeg_message.max(0) {
+            let msg = *table.offset(code as isize);
+            if !msg.is_null() && std::ffi::CStr::from_ptr(msg).to_bytes().starts_with(text) {
+                return code;
+            }
+        }
+    }
+    0
+}
+
+/// libjpeg's ERREXIT through the program's error manager (which does not return).
+///
+/// # Safety
+/// `c` is a live object.
+unsafe fn raise(c: Cinfo, text: &[u8], parm: c_int) {
+    // SAFETY: the object's error manager is live.
+    unsafe {
+        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
+        (*err).msg_code = message_code(err, text);
+        (&mut (*err).msg_parm)[..4].copy_from_slice(&parm.to_ne_bytes());
+        if let Some(exit) = (*err).error_exit {
+            exit(c.ptr);
+        }
+    }
+}
+
+/// libjpeg's WARNMS.
+///
+/// # Safety
+/// `c` is a live object.
+unsafe fn warn(c: Cinfo, text: &[u8]) {
+    // SAFETY: as above.
+    unsafe {
+        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
+        (*err).msg_code = message_code(err, text);
+        if let Some(emit) = (*err).emit_message {
+            emit(c.ptr, -1);
+        }
+    }
+}
+
+/// Writes `data[*done..len]` to the program's destination, advancing `*done`; false when the
+/// destination suspended (`empty_output_buffer` returned FALSE or made no room).
+///
+/// # Safety
+/// `dest` is the object's live destination; `data` holds `len` bytes.
+unsafe fn write_out(c: Cinfo, data: *const u8, len: usize, done: &mut usize) -> bool {
+    // SAFETY: per the contract; the destination's window is free_in_buffer bytes long.
+    unsafe {
+        let dest = c.dest();
+        while *done < len {
+            if (*dest).free_in_buffer == 0 {
+                let Some(empty) = (*dest).empty_output_buffer else {
+                    return false;
+                };
+                if empty(c.ptr) == 0 || (*dest).free_in_buffer == 0 {
+                    return false;
+                }
+            }
+            let n = (*dest).free_in_buffer.min(len - *done);
+            std::ptr::copy_nonoverlapping(data.add(*done), (*dest).next_output_byte, n);
+            (*dest).next_output_byte = (*dest).next_output_byte.add(n);
+            (*dest).free_in_buffer -= n;
+            *done += n;
+        }
+    }
+    true
+}
+
+/// Writes bytes where libjpeg could not suspend (markers): JERR_CANT_SUSPEND if it does.
+///
+/// # Safety
+/// As [`write_out`].
+unsafe fn write_all(c: Cinfo, data: *const u8, len: usize) -> bool {
+    let mut done = 0;
+    // SAFETY: per the contract.
+    unsafe {
+        if !write_out(c, data, len, &mut done) {
+            raise(c, CANT_SUSPEND, 0);
+            return false;
+        }
+    }
+    true
+}
+
+/// # Safety
+/// `c` is a live object.
+unsafe fn progress(c: Cinfo, counter: c_uint, limit: c_uint) {
+    // SAFETY: the progress manager is NULL or live.
+    unsafe {
+        let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
+        if let Some(p) = p.as_mut() {
+            p.pass_counter = counter as c_long;
+            p.pass_limit = limit as c_long;
+            if let Some(monitor) = p.progress_monitor {
+                monitor(c.ptr);
+            }
+        }
+    }
+}
+
+fn lookup(cinfo: *mut c_void) -> *mut State {
+    guard(|| state::get(cinfo as usize))
+}
+
+/// The real libjpeg for this object.
+///
+/// # Safety
+/// `st` is NULL or live.
+unsafe fn real_for(st: *mut State) -> &'static real::Real {
+    // SAFETY: per the contract.
+    match unsafe { st.as_ref() } {
+        Some(s) => s.real,
+        None => guard(real::real),
+    }
+}
+
+/// The phase of an object we follow (None: not ours).
+///
+/// # Safety
+/// `st` is NULL or live.
+unsafe fn phase(st: *mut State) -> Option<Phase> {
+    // SAFETY: per the contract.
+    unsafe { st.as_ref() }.map(|s| s.phase)
+}
+
+/// # Safety
+/// `st` is live.
+unsafe fn view(st: *mut State, ptr: *mut c_void) -> Cinfo {
+    Cinfo {
+        ptr,
+        // SAFETY: per the contract.
+        layout: unsafe { (*st).layout },
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_CreateCompress(cinfo: *mut c_void, version: c_int, structsize: usize) {
+    let real = guard(real::real);
+    // SAFETY: the program's arguments, as libjpeg takes them.
+    unsafe { (real.create_compress)(cinfo, version, structsize) };
+    guard(|| {
+        if !enabled() {
+            return;
+        }
+        match Layout::select(version, structsize) {
+            Some(layout) => state::insert(cinfo as usize, State::new(layout, real)),
+            None => {
+                log!("libjpeg ABI {version} with a {structsize}-byte object is not one we know: left alone");
+                state::remove(cinfo as usize);
+            }
+        }
+    })
+}
+
+/// Decides whether this image is ours and gets it ready; false: the real libjpeg's.
+///
+/// # Safety
+/// `st` is live and belongs to `c`.
+unsafe fn begin(st: &mut State, c: Cinfo, write_all_tables: bool) -> bool {
+    // SAFETY: `c` is live.
+    unsafe {
+        if !st.saved_dest.is_null() {
+            c.set_ptr(F::Dest, st.saved_dest); // left over from a fallback that errored out
+            st.saved_dest = std::ptr::null_mut();
+        }
+        st.reset();
+        if c.int(F::GlobalState) != CSTATE_START {
+            return false; // the real libjpeg reports the misuse
+        }
+        let job = match Job::plan(c, write_all_tables) {
+            Ok(job) => job,
+            Err(why) => {
+                log!("the real libjpeg encodes this image: {why}");
+                st.phase = Phase::Delegated;
+                return false;
+            }
+        };
+        if let Err(why) = open_device(st) {
+            log!("the real libjpeg encodes this image: {why}");
+            st.phase = Phase::Delegated;
+            return false;
+        }
+        st.head = splice::file_header(job.jfif, job.adobe);
+        let raw = job.input == Input::Raw;
+        st.job = Some(Box::new(job));
+        st.phase = Phase::Collecting;
+        c.set_int(F::GlobalState, if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING });
+        c.set_uint(F::NextScanline, 0);
+        let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
+        if let Some(p) = p.as_mut() {
+            p.completed_passes = 0;
+            p.total_passes = 1;
+        }
+    }
+    true
+}
+
+fn open_device(st: &mut State) -> Result<(), String> {
+    if !st.handle.is_null() {
+        return Ok(());
+    }
+    let api = aml::api()?;
+    let mut h = std::ptr::null_mut();
+    // SAFETY: NULL device (the default or $AML_JPEG_DEVICE); `h` is writable.
+    if unsafe { (api.open)(std::ptr::null(), aml::BACKEND_HARDWARE, &mut h) } != aml::OK {
+        // SAFETY: NULL asks for this thread's last open failure.
+        return Err(unsafe { aml::last_error(api, std::ptr::null_mut()) });
+    }
+    let wait = std::env::var("AMLJPEG_PRELOAD_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: a live handle.
+    unsafe { (api.set_busy_wait)(h, wait) };
+    log!("{} opened the device; the real libjpeg is {}", api.path, st.real.origin);
+    st.handle = h;
+    Ok(())
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_start_compress(cinfo: *mut c_void, write_all_tables: c_int) {
+    let st = lookup(cinfo);
+    // SAFETY: `st` is NULL or live; the object is the program's live one.
+    unsafe {
+        if st.is_null() || !guard(|| begin(&mut *st, view(st, cinfo), write_all_tables != 0)) {
+            return (real_for(st).start_compress)(cinfo, write_all_tables);
+        }
+        let c = view(st, cinfo);
+        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
+        if let Some(reset) = (*err).reset_error_mgr {
+            reset(cinfo);
+        }
+        if let Some(init) = (*c.dest()).init_destination {
+            init(cinfo);
+        }
+        let head = &(*st).head;
+        write_all(c, head.as_ptr(), head.len());
+    }
+}
+
+/// A marker's first four bytes, or libjpeg's error for a marker written now.
+///
+/// # Safety
+/// `st` is live and ours.
+unsafe fn marker_header(st: *mut State, c: Cinfo, marker: c_int, len: c_uint) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*st).phase != Phase::Collecting || c.uint(F::NextScanline) != 0 {
+            raise(c, BAD_STATE, c.int(F::GlobalState));
+            return false;
+        }
+        if len > 65533 {
+            raise(c, BAD_LENGTH, 0);
+            return false;
+        }
+        let l = (len + 2) as u16;
+        let bytes = [0xFF, marker as u8, (l >> 8) as u8, l as u8];
+        write_all(c, bytes.as_ptr(), 4)
+    }
+}
+
+/// Whether the drop-in owns the object's current image.
+fn ours(phase: Option<Phase>) -> bool {
+    matches!(
+        phase,
+        Some(Phase::Collecting | Phase::Emitting { .. } | Phase::Emitted)
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_write_marker(
+    cinfo: *mut c_void,
+    marker: c_int,
+    data: *const u8,
+    len: c_uint,
+) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress; `data` holds `len` bytes (libjpeg's contract).
+    unsafe {
+        if !ours(phase(st)) {
+            return (real_for(st).write_marker)(cinfo, marker, data, len);
+        }
+        let c = view(st, cinfo);
+        if marker_header(st, c, marker, len) {
+            write_all(c, data, len as usize);
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_write_m_header(cinfo: *mut c_void, marker: c_int, len: c_uint) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress.
+    unsafe {
+        if !ours(phase(st)) {
+            return (real_for(st).write_m_header)(cinfo, marker, len);
+        }
+        marker_header(st, view(st, cinfo), marker, len);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_write_m_byte(cinfo: *mut c_void, val: c_int) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress.
+    unsafe {
+        if !ours(phase(st)) {
+            return (real_for(st).write_m_byte)(cinfo, val);
+        }
+        let byte = val as u8;
+        write_all(view(st, cinfo), &byte, 1);
+    }
+}
+
+/// The common start of both row entry points: libjpeg's checks and progress call. Returns
+/// the job when rows may be taken.
+///
+/// # Safety
+/// `st` is live and in the Collecting phase.
+unsafe fn take_rows(st: *mut State, c: Cinfo, raw: bool) -> Option<*mut Job> {
+    // SAFETY: per the contract.
+    unsafe {
+        let job: *mut Job = &mut **(*st).job.as_mut()?;
+        if ((*job).input == Input::Raw) != raw {
+            raise(c, BAD_STATE, c.int(F::GlobalState));
+            return None;
+        }
+        let next = c.uint(F::NextScanline);
+        if next as usize >= (*job).height {
+            warn(c, TOO_MUCH_DATA);
+            return None;
+        }
+        progress(c, next, (*job).height as c_uint);
+        Some(job)
+    }
+}
+
+/// Counts `rows` taken; after the last, encodes and writes the body. Returns what the call
+/// consumed (0 while a suspending destination is full).
+///
+/// # Safety
+/// `st` is live and ours, `c` its object.
+unsafe fn rows_taken(st: *mut State, c: Cinfo, rows: usize) -> c_uint {
+    // SAFETY: per the contract.
+    unsafe {
+        let complete = (*st).job.as_ref().is_some_and(|j| j.complete());
+        if !complete {
+            c.set_uint(F::NextScanline, c.uint(F::NextScanline) + rows as c_uint);
+            return rows as c_uint;
+        }
+        if let Err(why) = guard(|| encode(&mut *st, c)) {
+            log!("{why}: the real libjpeg encodes this image instead");
+            software(st, c);
+            guard(|| adopt_capture(&mut *st));
+        }
+        (*st).phase = Phase::Emitting { rows: rows as u32 };
+        resume(st, c)
+    }
+}
+
+/// Writes what is left of the body; on completion the rows of the call count.
+///
+/// # Safety
+/// `st` is live and ours, `c` its object.
+unsafe fn resume(st: *mut State, c: Cinfo) -> c_uint {
+    // SAFETY: per the contract.
+    unsafe {
+        let s = &mut *st;
+        let head = s.head.len();
+        let mut done = s.done.min(head);
+        let ok = write_out(c, s.head.as_ptr(), head, &mut done);
+        s.done = done;
+        if !ok {
+            return 0;
+        }
+        let mut done = s.done - head;
+        let ok = write_out(c, s.tail.0, s.tail.1, &mut done);
+        s.done = head + done;
+        if !ok {
+            return 0;
+        }
+        let Phase::Emitting { rows } = s.phase else {
+            return 0;
+        };
+        s.phase = Phase::Emitted;
+        c.set_uint(F::NextScanline, c.uint(F::NextScanline) + rows);
+        rows
+    }
+}
+
+/// The hardware encode of the collected frame; the body to write goes into `head`/`tail`.
+fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
+    let api = aml::api()?;
+    let job = st.job.as_ref().ok_or("no image")?;
+    let (frame, stride, format) = job.frame();
+    let h = st.handle;
+    let sub = if job.s422 {
+        aml::SUBSAMPLING_422
+    } else {
+        aml::SUBSAMPLING_420
+    };
+    let (mut out, mut len) = (std::ptr::null(), 0usize);
+    // SAFETY: a live handle; the tables are 64 entries; the frame is `frame.len()` bytes laid
+    // out as (width, height, stride, format) say; `out`/`len` are writable.
+    let status = unsafe {
+        (api.set_subsampling)(h, sub);
+        (api.set_quant_tables)(h, job.luma.as_ptr(), job.chroma.as_ptr());
+        (api.encode)(
+            h,
+            frame.as_ptr(),
+            frame.len(),
+            job.width as u32,
+            job.height as u32,
+            stride as u32,
+            format,
+            75, // unused: the tables are set
+            &mut out,
+            &mut len,
+        )
+    };
+    if status != aml::OK {
+        // SAFETY: a live handle.
+        return Err(format!("the hardware failed ({})", unsafe {
+            aml::last_error(api, h)
+        }));
+    }
+    st.leased = true;
+    // SAFETY: libamljpeg's JPEG lives until the handle's next call or release.
+    let jpeg = unsafe { std::slice::from_raw_parts(out, len) };
+    let (head, scan) = splice::frame_headers(jpeg, job.component_ids)?;
+    // SAFETY: the object is live.
+    if !unsafe { huffman_matches(c, jpeg) } {
+        return Err("the program's Huffman tables are not the standard ones the hardware uses".into());
+    }
+    log!(
+        "{}x{} {:?} {} on the hardware: {} bytes",
+        job.width,
+        job.height,
+        job.input,
+        if job.s422 { "4:2:2" } else { "4:2:0" },
+        head.len() + len - scan
+    );
+    st.head = head;
+    // SAFETY: `scan` is within the JPEG.
+    st.tail = (unsafe { out.add(scan) }, len - scan);
+    st.done = 0;
+    Ok(())
+}
+
+/// Whether the object's Huffman tables 0 and 1 are the ones in the hardware's header.
+///
+/// # Safety
+/// `c` is live.
+unsafe fn huffman_matches(c: Cinfo, jpeg: &[u8]) -> bool {
+    let found = splice::huffman_tables(jpeg);
+    [(0u8, F::DcHuffTblPtrs), (1, F::AcHuffTblPtrs)]
+        .iter()
+        .flat_map(|&(class, f)| (0..2u8).map(move |id| (class, f, id)))
+        .all(|(class, f, id)| {
+            // SAFETY: checked non-NULL at start; tables live as long as the object.
+            let t = unsafe { &*c.ptr::<HuffTbl>(f, id as usize) };
+            found.iter().any(|(fc, fi, counts, values)| {
+                let n: usize = counts.iter().map(|&v| v as usize).sum();
+                (*fc, *fi) == (class, id)
+                    && t.bits[1..] == counts[..]
+                    && t.huffval.get(..n) == Some(&values[..])
+            })
+        })
+}
+
+/// The capture destination's callbacks: a growing buffer in the object's state.
+fn capture_of(cinfo: *mut c_void) -> Option<&'static mut state::Capture> {
+    // SAFETY: the state outlives the fallback that installed these callbacks.
+    unsafe { state::get(cinfo as usize).as_mut() }.map(|s| &mut *s.capture)
+}
+
+unsafe extern "C" fn capture_init(cinfo: *mut c_void) {
+    guard(|| {
+        if let Some(cap) = capture_of(cinfo) {
+            cap.buf.resize(cap.buf.len().max(1 << 16), 0);
+            cap.mgr.next_output_byte = cap.buf.as_mut_ptr();
+            cap.mgr.free_in_buffer = cap.buf.len();
+        }
+    })
+}
+
+unsafe extern "C" fn capture_empty(cinfo: *mut c_void) -> c_int {
+    guard(|| {
+        let Some(cap) = capture_of(cinfo) else {
+            return 0;
+        };
+        let used = cap.buf.len();
+        cap.buf.resize(used * 2, 0);
+        // SAFETY: `used` is within the grown buffer.
+        cap.mgr.next_output_byte = unsafe { cap.buf.as_mut_ptr().add(used) };
+        cap.mgr.free_in_buffer = used;
+        1
+    })
+}
+
+unsafe extern "C" fn capture_term(cinfo: *mut c_void) {
+    guard(|| {
+        if let Some(cap) = capture_of(cinfo) {
+            cap.len = cap.buf.len() - cap.mgr.free_in_buffer;
+        }
+    })
+}
+
+/// The body of the real libjpeg's JPEG (after its SOI and APPn, already written by us) is
+/// what remains to write.
+fn adopt_capture(st: &mut State) {
+    let cap = &st.capture;
+    let jpeg = &cap.buf[..cap.len];
+    let at = splice::after_file_header(jpeg).unwrap_or(jpeg.len());
+    st.head = Vec::new();
+    // SAFETY: `at` is within the buffer, which stays put until the next image.
+    st.tail = (unsafe { jpeg.as_ptr().add(at) }, jpeg.len() - at);
+    st.done = 0;
+}
+
+/// The real libjpeg encodes the collected image into our capture buffer.
+///
+/// # Safety
+/// `st` is live and ours, `c` its object; its rows are all collected.
+unsafe fn software(st: *mut State, c: Cinfo) {
+    // SAFETY: per the contract. Only plain values are live across the real libjpeg's calls.
+    unsafe {
+        guard(|| (*st).release_device());
+        let s = &mut *st;
+        let real = s.real;
+        let Some(job) = s.job.as_deref() else {
+            return;
+        };
+        s.phase = Phase::Software;
+        s.capture.mgr.init_destination = Some(capture_init);
+        s.capture.mgr.empty_output_buffer = Some(capture_empty);
+        s.capture.mgr.term_destination = Some(capture_term);
+        s.capture.len = 0;
+        s.saved_dest = c.dest();
+        c.set_ptr(F::Dest, &mut s.capture.mgr as *mut DestinationMgr);
+        c.set_int(F::GlobalState, CSTATE_START);
+        c.set_uint(F::NextScanline, 0);
+        (real.start_compress)(c.ptr, 1);
+        let raw = job.input == Input::Raw;
+        if raw {
+            let lines = job.lines_per_imcu();
+            for i in 0..job.height.div_ceil(lines) {
+                let mut rows = [[std::ptr::null::<u8>(); 16]; 3];
+                for (k, p) in job.planes.iter().enumerate() {
+                    for (r, row) in rows[k].iter_mut().enumerate().take(p.rows_per_imcu) {
+                        let y = (i * p.rows_per_imcu + r).min(p.rows - 1);
+                        *row = p.data.as_ptr().add(y * p.stride);
+                    }
+                }
+                let image = [rows[0].as_ptr(), rows[1].as_ptr(), rows[2].as_ptr()];
+                (real.write_raw_data)(c.ptr, image.as_ptr(), lines as c_uint);
+            }
+        } else {
+            for y in 0..job.height {
+                let row = [job.rows.as_ptr().add(y * job.row_bytes)];
+                (real.write_scanlines)(c.ptr, row.as_ptr(), 1);
+            }
+        }
+        (real.finish_compress)(c.ptr);
+        c.set_ptr(F::Dest, s.saved_dest);
+        s.saved_dest = std::ptr::null_mut();
+        c.set_int(F::GlobalState, if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING });
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_write_scanlines(
+    cinfo: *mut c_void,
+    lines: *const *const u8,
+    n: c_uint,
+) -> c_uint {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress; `lines` holds `n` rows (libjpeg's contract).
+    unsafe {
+        match phase(st) {
+            Some(Phase::Collecting) => {
+                let c = view(st, cinfo);
+                let Some(job) = take_rows(st, c, false) else {
+                    return 0;
+                };
+                let k = guard(|| (*job).store_rows(lines, n as usize));
+                rows_taken(st, c, k)
+            }
+            Some(Phase::Emitting { .. }) => resume(st, view(st, cinfo)),
+            Some(Phase::Emitted) => {
+                warn(view(st, cinfo), TOO_MUCH_DATA);
+                0
+            }
+            _ => (real_for(st).write_scanlines)(cinfo, lines, n),
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_write_raw_data(
+    cinfo: *mut c_void,
+    data: *const *const *const u8,
+    n: c_uint,
+) -> c_uint {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress; `data` is a JSAMPIMAGE of one iMCU row.
+    unsafe {
+        match phase(st) {
+            Some(Phase::Collecting) => {
+                let c = view(st, cinfo);
+                let Some(job) = take_rows(st, c, true) else {
+                    return 0;
+                };
+                if (n as usize) < (*job).lines_per_imcu() {
+                    raise(c, BUFFER_SIZE, 0);
+                    return 0;
+                }
+                let k = guard(|| (*job).store_raw(data));
+                rows_taken(st, c, k)
+            }
+            Some(Phase::Emitting { .. }) => resume(st, view(st, cinfo)),
+            Some(Phase::Emitted) => {
+                warn(view(st, cinfo), TOO_MUCH_DATA);
+                0
+            }
+            _ => (real_for(st).write_raw_data)(cinfo, data, n),
+        }
+    }
+}
+
+/// After the last byte: what libjpeg leaves behind a finished image (tables marked sent),
+/// the device released.
+///
+/// # Safety
+/// `c` is live and its tables checked at start.
+unsafe fn finished(st: &mut State, c: Cinfo) {
+    // SAFETY: per the contract.
+    unsafe {
+        for i in 0..2 {
+            (*c.ptr::<QuantTbl>(F::QuantTblPtrs, i)).sent_table = 1;
+            (*c.ptr::<HuffTbl>(F::DcHuffTblPtrs, i)).sent_table = 1;
+            (*c.ptr::<HuffTbl>(F::AcHuffTblPtrs, i)).sent_table = 1;
+        }
+        let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
+        if let Some(p) = p.as_mut() {
+            p.completed_passes = p.total_passes;
+        }
+    }
+    st.reset();
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_finish_compress(cinfo: *mut c_void) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress.
+    unsafe {
+        match phase(st) {
+            Some(Phase::Collecting | Phase::Emitting { .. }) => {
+                raise(view(st, cinfo), TOO_LITTLE_DATA, 0);
+            }
+            Some(Phase::Emitted) => {
+                let c = view(st, cinfo);
+                if let Some(term) = (*c.dest()).term_destination {
+                    term(cinfo);
+                }
+                guard(|| finished(&mut *st, c));
+                ((*st).real.abort)(cinfo);
+            }
+            _ => (real_for(st).finish_compress)(cinfo),
+        }
+    }
+}
+
+/// Drops the object's image (the program aborts or destroys it). Not while our fallback
+/// runs: the real `jpeg_finish_compress` calls `jpeg_abort` itself.
+///
+/// # Safety
+/// `st` is NULL or live, `cinfo` its object.
+unsafe fn abandon(st: *mut State, cinfo: *mut c_void, destroy: bool) {
+    // SAFETY: per the contract.
+    unsafe {
+        let Some(s) = st.as_mut() else {
+            return;
+        };
+        if s.phase == Phase::Software && !destroy {
+            return;
+        }
+        if !s.saved_dest.is_null() {
+            view(st, cinfo).set_ptr(F::Dest, s.saved_dest);
+            s.saved_dest = std::ptr::null_mut();
+        }
+    }
+    guard(|| {
+        if destroy {
+            state::remove(cinfo as usize);
+        } else {
+            // SAFETY: checked non-NULL above.
+            unsafe { (*st).reset() };
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_abort_compress(cinfo: *mut c_void) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress.
+    unsafe {
+        let real = real_for(st);
+        abandon(st, cinfo, false);
+        (real.abort_compress)(cinfo)
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_abort(cinfo: *mut c_void) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress (also called for decompress objects: not ours).
+    unsafe {
+        let real = real_for(st);
+        abandon(st, cinfo, false);
+        (real.abort)(cinfo)
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_destroy_compress(cinfo: *mut c_void) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress.
+    unsafe {
+        let real = real_for(st);
+        abandon(st, cinfo, true);
+        (real.destroy_compress)(cinfo)
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_destroy(cinfo: *mut c_void) {
+    let st = lookup(cinfo);
+    // SAFETY: as in jpeg_start_compress (also called for decompress objects: not ours).
+    unsafe {
+        let real = real_for(st);
+        abandon(st, cinfo, true);
+        (real.destroy)(cinfo)
+    }
+}

@@ -1,0 +1,148 @@
+//! What the drop-in keeps per compress object, found by the object's address.
+
+use crate::amljpeg::{self as aml, Handle};
+use crate::job::Job;
+use crate::layout::Layout;
+use crate::libjpeg::DestinationMgr;
+use crate::real::Real;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Between images.
+    Idle,
+    /// This image is the real libjpeg's, untouched.
+    Delegated,
+    /// Collecting the image for the hardware (markers already written to the destination).
+    Collecting,
+    /// The JPEG's body is being written; `rows` is what the last call will count once it
+    /// is (a suspending destination may take several calls).
+    Emitting { rows: u32 },
+    /// All written; `jpeg_finish_compress` remains.
+    Emitted,
+    /// The real libjpeg is encoding the collected image into `capture` (our fallback).
+    Software,
+}
+
+/// A destination that collects the real libjpeg's output during a fallback. `mgr` first: the
+/// object's `dest` points at it.
+#[repr(C)]
+pub struct Capture {
+    pub mgr: DestinationMgr,
+    pub buf: Vec<u8>,
+    pub len: usize,
+}
+
+pub struct State {
+    pub layout: &'static Layout,
+    pub real: &'static Real,
+    pub phase: Phase,
+    pub job: Option<Box<Job>>,
+    /// libamljpeg handle (NULL until the first hardware image).
+    pub handle: Handle,
+    /// The JPEG body still to write: `head` (owned), then `tail` (the device's scan data or
+    /// `capture`), `done` bytes of the two written so far.
+    pub head: Vec<u8>,
+    pub tail: (*const u8, usize),
+    pub done: usize,
+    /// The handle holds the device until released (its JPEG lives there).
+    pub leased: bool,
+    pub capture: Box<Capture>,
+    /// The program's destination while `capture` stands in for it.
+    pub saved_dest: *mut DestinationMgr,
+}
+
+// SAFETY: a State is used by the one thread that drives its compress object at a time
+// (libjpeg objects are single-threaded); the registry only moves it between lookups.
+unsafe impl Send for State {}
+
+static STATES: Mutex<Option<HashMap<usize, Box<State>>>> = Mutex::new(None);
+
+fn states() -> std::sync::MutexGuard<'static, Option<HashMap<usize, Box<State>>>> {
+    STATES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registers a fresh state for the object at `cinfo` (replacing a stale one at that address).
+pub fn insert(cinfo: usize, state: State) {
+    let old = states()
+        .get_or_insert_with(HashMap::new)
+        .insert(cinfo, Box::new(state));
+    if let Some(old) = old {
+        close(old);
+    }
+}
+
+/// The object's state; the pointer stays valid until [`remove`] (the box never moves).
+pub fn get(cinfo: usize) -> *mut State {
+    states()
+        .as_mut()
+        .and_then(|m| m.get_mut(&cinfo))
+        .map_or(std::ptr::null_mut(), |b| &mut **b as *mut State)
+}
+
+pub fn remove(cinfo: usize) {
+    let old = states().as_mut().and_then(|m| m.remove(&cinfo));
+    if let Some(old) = old {
+        close(old);
+    }
+}
+
+fn close(state: Box<State>) {
+    if !state.handle.is_null() {
+        if let Ok(api) = aml::api() {
+            // SAFETY: the handle is live and ours; nothing else uses it.
+            unsafe { (api.close)(state.handle) };
+        }
+    }
+}
+
+impl State {
+    pub fn new(layout: &'static Layout, real: &'static Real) -> State {
+        State {
+            layout,
+            real,
+            phase: Phase::Idle,
+            job: None,
+            handle: std::ptr::null_mut(),
+            head: Vec::new(),
+            tail: (std::ptr::null(), 0),
+            done: 0,
+            leased: false,
+            capture: Box::new(Capture {
+                mgr: DestinationMgr {
+                    next_output_byte: std::ptr::null_mut(),
+                    free_in_buffer: 0,
+                    init_destination: None,
+                    empty_output_buffer: None,
+                    term_destination: None,
+                },
+                buf: Vec::new(),
+                len: 0,
+            }),
+            saved_dest: std::ptr::null_mut(),
+        }
+    }
+
+    /// Gives the device back (the hardware's JPEG is no longer ours to read).
+    pub fn release_device(&mut self) {
+        if self.leased {
+            if let Ok(api) = aml::api() {
+                // SAFETY: a live handle of ours.
+                unsafe { (api.release)(self.handle) };
+            }
+            self.leased = false;
+        }
+    }
+
+    /// Back to between-images: the device released, buffers dropped.
+    pub fn reset(&mut self) {
+        self.release_device();
+        self.phase = Phase::Idle;
+        self.job = None;
+        self.head = Vec::new();
+        self.tail = (std::ptr::null(), 0);
+        self.done = 0;
+        self.capture.buf = Vec::new();
+    }
+}
