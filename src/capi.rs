@@ -464,7 +464,11 @@ pub unsafe extern "C" fn aml_jpeg_set_quant_tables(
                 let (l, c) = unsafe { (*luma.cast::<[u16; 64]>(), *chroma.cast::<[u16; 64]>()) };
                 Some(QuantTables::custom(l, c)?)
             }
-            _ => return Err(Error::invalid("luma and chroma must both be NULL or both set")),
+            _ => {
+                return Err(Error::invalid(
+                    "luma and chroma must both be NULL or both set",
+                ))
+            }
         };
         state.encoder.set_quant_tables(tables);
         Ok(())

@@ -5,23 +5,23 @@ use crate::error::{Error, Result};
 
 /// `ZIGZAG[k]` is the natural (row-major) index of the k-th coefficient in zig-zag order.
 pub const ZIGZAG: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 /// ITU-T T.81 Annex K.1 (luminance), natural order.
 const ANNEX_K_LUMA: [u16; 64] = [
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69,
-    56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104,
-    113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 
 /// ITU-T T.81 Annex K.2 (chrominance), natural order.
 const ANNEX_K_CHROMA: [u16; 64] = [
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99,
-    99, 47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
-    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
 ];
 
 /// A luma and a chroma table, natural order, each entry 1..=255 (baseline).
@@ -82,7 +82,11 @@ impl QuantTables {
     /// Whether a DQT's two 8-bit tables (zig-zag order, as a JPEG stores them) are these.
     pub fn matches_zigzag(&self, luma: &[u8], chroma: &[u8]) -> bool {
         let same = |natural: &[u16; 64], zz: &[u8]| {
-            zz.len() == 64 && ZIGZAG.iter().zip(zz).all(|(&n, &v)| natural[n] == u16::from(v))
+            zz.len() == 64
+                && ZIGZAG
+                    .iter()
+                    .zip(zz)
+                    .all(|(&n, &v)| natural[n] == u16::from(v))
         };
         same(&self.luma, luma) && same(&self.chroma, chroma)
     }
@@ -94,7 +98,7 @@ pub enum Quantisation {
     /// libjpeg's tables at this quality.
     Quality(u8),
     /// Tables no quality reproduces (only the E driver's external table takes them).
-    Custom(QuantTables),
+    Custom(Box<QuantTables>),
 }
 
 impl Quantisation {
@@ -104,7 +108,7 @@ impl Quantisation {
             None => Quantisation::Quality(quality),
             Some(t) => match t.quality_equivalent() {
                 Some(q) => Quantisation::Quality(q),
-                None => Quantisation::Custom(t.clone()),
+                None => Quantisation::Custom(Box::new(t.clone())),
             },
         }
     }
@@ -113,7 +117,7 @@ impl Quantisation {
     pub fn tables(&self) -> QuantTables {
         match self {
             Quantisation::Quality(q) => QuantTables::for_quality(*q),
-            Quantisation::Custom(t) => t.clone(),
+            Quantisation::Custom(t) => (**t).clone(),
         }
     }
 }

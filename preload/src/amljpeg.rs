@@ -56,7 +56,7 @@ unsafe fn resolve(lib: *mut c_void, path: String) -> Option<Api> {
             }
             // SAFETY: libamljpeg's function of this name has the field's C signature
             // (include/amljpeg.h).
-            unsafe { std::mem::transmute::<*mut c_void, _>(p) }
+            unsafe { crate::real::fn_ptr(p) }
         }};
     }
     Some(Api {

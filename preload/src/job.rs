@@ -82,7 +82,8 @@ impl Job {
             if c.int(F::DataPrecision) != 8 {
                 return refuse("not 8-bit");
             }
-            if c.layout.offset(F::ScaleNum).is_some() && c.uint(F::ScaleNum) != c.uint(F::ScaleDenom)
+            if c.layout.offset(F::ScaleNum).is_some()
+                && c.uint(F::ScaleNum) != c.uint(F::ScaleDenom)
             {
                 return refuse("scaling requested");
             }
@@ -112,13 +113,19 @@ impl Job {
             if c.component(0).is_null() {
                 return refuse("no component info");
             }
-            let samp: Vec<_> = comps.iter().map(|k| (k.h_samp_factor, k.v_samp_factor)).collect();
+            let samp: Vec<_> = comps
+                .iter()
+                .map(|k| (k.h_samp_factor, k.v_samp_factor))
+                .collect();
             let s422 = match samp[..] {
                 [(2, 2), (1, 1), (1, 1)] => false,
                 [(2, 1), (1, 1), (1, 1)] => true,
                 _ => return refuse("sampling is not 4:2:0 or 4:2:2"),
             };
-            let tables: Vec<_> = comps.iter().map(|k| (k.quant_tbl_no, k.dc_tbl_no, k.ac_tbl_no)).collect();
+            let tables: Vec<_> = comps
+                .iter()
+                .map(|k| (k.quant_tbl_no, k.dc_tbl_no, k.ac_tbl_no))
+                .collect();
             if tables != [(0, 0, 0), (1, 1, 1), (1, 1, 1)] {
                 return refuse("components do not use tables 0, 1, 1");
             }
@@ -128,7 +135,10 @@ impl Job {
             ) else {
                 return refuse("quantisation tables missing or not baseline");
             };
-            if (0..2).any(|i| c.ptr::<HuffTbl>(F::DcHuffTblPtrs, i).is_null() || c.ptr::<HuffTbl>(F::AcHuffTblPtrs, i).is_null()) {
+            if (0..2).any(|i| {
+                c.ptr::<HuffTbl>(F::DcHuffTblPtrs, i).is_null()
+                    || c.ptr::<HuffTbl>(F::AcHuffTblPtrs, i).is_null()
+            }) {
                 return refuse("Huffman tables missing");
             }
             let Ok(component_ids) = comps
@@ -144,14 +154,28 @@ impl Job {
                 Input::Raw
             } else {
                 match (c.int(F::InColorSpace), components) {
-                    (cs::RGB | cs::EXT_RGB, 3) => Input::Packed { format: aml::FORMAT_RGB24, bytes: 3 },
-                    (cs::EXT_BGR, 3) => Input::Packed { format: aml::FORMAT_BGR24, bytes: 3 },
-                    (cs::EXT_RGBX | cs::EXT_RGBA, 4) => Input::Packed { format: aml::FORMAT_RGBA32, bytes: 4 },
-                    (cs::EXT_BGRX | cs::EXT_BGRA, 4) => Input::Packed { format: aml::FORMAT_BGRA32, bytes: 4 },
+                    (cs::RGB | cs::EXT_RGB, 3) => Input::Packed {
+                        format: aml::FORMAT_RGB24,
+                        bytes: 3,
+                    },
+                    (cs::EXT_BGR, 3) => Input::Packed {
+                        format: aml::FORMAT_BGR24,
+                        bytes: 3,
+                    },
+                    (cs::EXT_RGBX | cs::EXT_RGBA, 4) => Input::Packed {
+                        format: aml::FORMAT_RGBA32,
+                        bytes: 4,
+                    },
+                    (cs::EXT_BGRX | cs::EXT_BGRA, 4) => Input::Packed {
+                        format: aml::FORMAT_BGRA32,
+                        bytes: 4,
+                    },
                     (cs::EXT_XBGR | cs::EXT_ABGR, 4) => Input::Repack { r: 3, g: 2, b: 1 },
                     (cs::EXT_XRGB | cs::EXT_ARGB, 4) => Input::Repack { r: 1, g: 2, b: 3 },
                     (cs::YCBCR, 3) => Input::YCbCr,
-                    (space, n) => return Err(format!("input colour space {space} with {n} components")),
+                    (space, n) => {
+                        return Err(format!("input colour space {space} with {n} components"))
+                    }
                 }
             };
             let jfif = (c.int(F::WriteJfifHeader) != 0).then(|| Jfif {
@@ -272,7 +296,11 @@ impl Job {
         match self.input {
             Input::Packed { format, .. } => (self.rows.as_slice().into(), self.row_bytes, format),
             Input::Repack { r, g, b } => {
-                let rgb = self.rows.chunks_exact(4).flat_map(|p| [p[r], p[g], p[b]]).collect();
+                let rgb = self
+                    .rows
+                    .chunks_exact(4)
+                    .flat_map(|p| [p[r], p[g], p[b]])
+                    .collect();
                 (std::borrow::Cow::Owned(rgb), w * 3, aml::FORMAT_RGB24)
             }
             Input::YCbCr => {
@@ -284,14 +312,17 @@ impl Job {
             Input::Raw => {
                 let p = &self.planes;
                 let sample = |c: usize, x: usize, y: usize| p[c].data[y * p[c].stride + x];
-                self.from_planes(sample)
+                self.downsampled_planes(sample)
             }
         }
     }
 
     /// Full-resolution YCbCr to I420 (2×2 means) or YUYV (2×1 means), rounding as libjpeg's
     /// downsamplers do (alternating bias), edges replicated.
-    fn subsampled(&self, s: impl Fn(usize, usize, usize) -> u8) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
+    fn subsampled(
+        &self,
+        s: impl Fn(usize, usize, usize) -> u8,
+    ) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         if self.s422 {
@@ -299,7 +330,8 @@ impl Job {
             for y in 0..h {
                 for x in 0..cw {
                     let (x0, x1) = (2 * x, 2 * x + 1);
-                    let mean = |c| ((s(c, x0, y) as usize + s(c, x1, y) as usize + (x & 1)) >> 1) as u8;
+                    let mean =
+                        |c| ((s(c, x0, y) as usize + s(c, x1, y) as usize + (x & 1)) >> 1) as u8;
                     out.extend_from_slice(&[s(0, x0, y), mean(1), s(0, x1, y), mean(2)]);
                 }
             }
@@ -324,14 +356,22 @@ impl Job {
     }
 
     /// Raw planes (already downsampled) to I420 or YUYV.
-    fn from_planes(&self, s: impl Fn(usize, usize, usize) -> u8) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
+    fn downsampled_planes(
+        &self,
+        s: impl Fn(usize, usize, usize) -> u8,
+    ) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
         let (w, h) = (self.width, self.height);
         let cw = w.div_ceil(2);
         if self.s422 {
             let mut out = Vec::with_capacity(cw * 4 * h);
             for y in 0..h {
                 for x in 0..cw {
-                    out.extend_from_slice(&[s(0, 2 * x, y), s(1, x, y), s(0, 2 * x + 1, y), s(2, x, y)]);
+                    out.extend_from_slice(&[
+                        s(0, 2 * x, y),
+                        s(1, x, y),
+                        s(0, 2 * x + 1, y),
+                        s(2, x, y),
+                    ]);
                 }
             }
             return (out.into(), cw * 4, aml::FORMAT_YUYV);

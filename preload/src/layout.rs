@@ -78,6 +78,46 @@ pub enum F {
 
 const FIELDS: usize = F::NextScanline as usize + 1;
 
+impl F {
+    /// Every field, in declaration order.
+    pub const ALL: [F; FIELDS] = [
+        F::Err,
+        F::Progress,
+        F::GlobalState,
+        F::Dest,
+        F::ImageWidth,
+        F::ImageHeight,
+        F::InputComponents,
+        F::InColorSpace,
+        F::ScaleNum,
+        F::ScaleDenom,
+        F::DataPrecision,
+        F::NumComponents,
+        F::JpegColorSpace,
+        F::CompInfo,
+        F::QuantTblPtrs,
+        F::DcHuffTblPtrs,
+        F::AcHuffTblPtrs,
+        F::NumScans,
+        F::ScanInfo,
+        F::RawDataIn,
+        F::ArithCode,
+        F::OptimizeCoding,
+        F::Ccir601Sampling,
+        F::SmoothingFactor,
+        F::RestartInterval,
+        F::RestartInRows,
+        F::WriteJfifHeader,
+        F::JfifMajorVersion,
+        F::JfifMinorVersion,
+        F::DensityUnit,
+        F::XDensity,
+        F::YDensity,
+        F::WriteAdobeMarker,
+        F::NextScanline,
+    ];
+}
+
 /// One member of `struct jpeg_compress_struct`: type, array length, the first ABI that has it,
 /// and which of ours it is.
 type Member = (C, usize, u32, Option<F>);

@@ -235,7 +235,11 @@ unsafe fn view(st: *mut State, ptr: *mut c_void) -> Cinfo {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn jpeg_CreateCompress(cinfo: *mut c_void, version: c_int, structsize: usize) {
+pub unsafe extern "C" fn jpeg_CreateCompress(
+    cinfo: *mut c_void,
+    version: c_int,
+    structsize: usize,
+) {
     let real = guard(real::real);
     // SAFETY: the program's arguments, as libjpeg takes them.
     unsafe { (real.create_compress)(cinfo, version, structsize) };
@@ -285,7 +289,10 @@ unsafe fn begin(st: &mut State, c: Cinfo, write_all_tables: bool) -> bool {
         let raw = job.input == Input::Raw;
         st.job = Some(Box::new(job));
         st.phase = Phase::Collecting;
-        c.set_int(F::GlobalState, if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING });
+        c.set_int(
+            F::GlobalState,
+            if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING },
+        );
         c.set_uint(F::NextScanline, 0);
         let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
         if let Some(p) = p.as_mut() {
@@ -313,7 +320,11 @@ fn open_device(st: &mut State) -> Result<(), String> {
         .unwrap_or(0);
     // SAFETY: a live handle.
     unsafe { (api.set_busy_wait)(h, wait) };
-    log!("{} opened the device; the real libjpeg is {}", api.path, st.real.origin);
+    log!(
+        "{} opened the device; the real libjpeg is {}",
+        api.path,
+        st.real.origin
+    );
     st.handle = h;
     Ok(())
 }
@@ -468,11 +479,13 @@ unsafe fn resume(st: *mut State, c: Cinfo) -> c_uint {
     unsafe {
         let s = &mut *st;
         let head = s.head.len();
-        let mut done = s.done.min(head);
-        let ok = write_out(c, s.head.as_ptr(), head, &mut done);
-        s.done = done;
-        if !ok {
-            return 0;
+        if s.done < head {
+            let mut done = s.done;
+            let ok = write_out(c, s.head.as_ptr(), head, &mut done);
+            s.done = done;
+            if !ok {
+                return 0;
+            }
         }
         let mut done = s.done - head;
         let ok = write_out(c, s.tail.0, s.tail.1, &mut done);
@@ -531,7 +544,9 @@ fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
     let (head, scan) = splice::frame_headers(jpeg, job.component_ids)?;
     // SAFETY: the object is live.
     if !unsafe { huffman_matches(c, jpeg) } {
-        return Err("the program's Huffman tables are not the standard ones the hardware uses".into());
+        return Err(
+            "the program's Huffman tables are not the standard ones the hardware uses".into(),
+        );
     }
     log!(
         "{}x{} {:?} {} on the hardware: {} bytes",
@@ -665,7 +680,10 @@ unsafe fn software(st: *mut State, c: Cinfo) {
         (real.finish_compress)(c.ptr);
         c.set_ptr(F::Dest, s.saved_dest);
         s.saved_dest = std::ptr::null_mut();
-        c.set_int(F::GlobalState, if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING });
+        c.set_int(
+            F::GlobalState,
+            if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING },
+        );
     }
 }
 

@@ -28,6 +28,16 @@ pub struct Real {
     pub origin: String,
 }
 
+/// A symbol's address as the function pointer type `T`.
+///
+/// # Safety
+/// `T` is a function pointer type with the symbol's C signature.
+pub unsafe fn fn_ptr<T: Copy>(p: *mut c_void) -> T {
+    assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
+    // SAFETY: same size (checked); the caller vouches for the signature.
+    unsafe { std::mem::transmute_copy(&p) }
+}
+
 /// # Safety
 /// `handle` is RTLD_NEXT or a live dlopen handle.
 unsafe fn resolve(handle: *mut c_void, origin: String) -> Option<Real> {
@@ -40,7 +50,7 @@ unsafe fn resolve(handle: *mut c_void, origin: String) -> Option<Real> {
             }
             // SAFETY: the symbol is libjpeg's function of this name, whose C signature is the
             // field's type.
-            unsafe { std::mem::transmute::<*mut c_void, _>(p) }
+            unsafe { crate::real::fn_ptr(p) }
         }};
     }
     Some(Real {
@@ -69,7 +79,11 @@ fn object_of(addr: *const c_void) -> Option<String> {
         return None;
     }
     // SAFETY: dladdr's file name is a NUL-terminated string owned by the loader.
-    Some(unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(info.dli_fname) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// Our own file (the drop-in).
@@ -139,7 +153,7 @@ pub fn real() -> &'static Real {
         return real;
     }
     match find() {
-        Some(real) => *slot.insert(Box::leak(Box::new(real))),
+        Some(real) => slot.insert(Box::leak(Box::new(real))),
         None => {
             eprintln!("amljpeg-preload: no libjpeg is loaded in this process: cannot continue");
             std::process::abort()

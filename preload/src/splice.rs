@@ -107,9 +107,7 @@ pub fn frame_headers(jpeg: &[u8], ids: [u8; 3]) -> Result<(Vec<u8>, usize), &'st
                 }
                 scan = s.bytes.as_ptr() as usize - jpeg.as_ptr() as usize + s.bytes.len();
             }
-            0xC1..=0xCF if s.code != 0xC4 && s.code != 0xCC => {
-                return Err("not a baseline frame")
-            }
+            0xC1..=0xCF if s.code != 0xC4 && s.code != 0xCC => return Err("not a baseline frame"),
             _ => {}
         }
         out.extend_from_slice(&seg);
@@ -162,7 +160,11 @@ mod tests {
         dht.extend_from_slice(&[0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         dht.extend_from_slice(&[4, 5]);
         segment(&mut j, 0xC4, &dht);
-        segment(&mut j, 0xC0, &[8, 0, 16, 0, 32, 3, 0, 0x22, 0, 1, 0x11, 1, 2, 0x11, 1]);
+        segment(
+            &mut j,
+            0xC0,
+            &[8, 0, 16, 0, 32, 3, 0, 0x22, 0, 1, 0x11, 1, 2, 0x11, 1],
+        );
         j.extend_from_slice(&[0xFF, 0xFF, 0xFF]);
         segment(&mut j, 0xDA, &[3, 0, 0x00, 1, 0x11, 2, 0x11, 0, 63, 0]);
         j.extend_from_slice(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD9]);
@@ -201,11 +203,19 @@ mod tests {
         assert_eq!([h[sos + 5], h[sos + 7], h[sos + 9]], [1, 2, 3]);
         assert_eq!(sos + 14, h.len(), "ends with SOS; no fill bytes");
         assert_eq!(&jpeg[scan..], &[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD9]);
-        assert_eq!(huffman_tables(&jpeg), vec![(0, 0, {
-            let mut c = [0; 16];
-            c[1] = 2;
-            c
-        }, vec![4, 5])]);
+        assert_eq!(
+            huffman_tables(&jpeg),
+            vec![(
+                0,
+                0,
+                {
+                    let mut c = [0; 16];
+                    c[1] = 2;
+                    c
+                },
+                vec![4, 5]
+            )]
+        );
     }
 
     #[test]
@@ -223,7 +233,10 @@ mod tests {
         assert!(frame_headers(&good[..good.len() - 12], [1, 2, 3]).is_err());
         assert!(frame_headers(&good[1..], [1, 2, 3]).is_err());
         let mut progressive = good.clone();
-        let sof = progressive.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let sof = progressive
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .unwrap();
         progressive[sof + 1] = 0xC2;
         assert!(frame_headers(&progressive, [1, 2, 3]).is_err());
         for cut in 0..good.len() {

@@ -69,7 +69,7 @@ pub fn insert(cinfo: usize, state: State) {
         .get_or_insert_with(HashMap::new)
         .insert(cinfo, Box::new(state));
     if let Some(old) = old {
-        close(old);
+        close(&old);
     }
 }
 
@@ -84,11 +84,11 @@ pub fn get(cinfo: usize) -> *mut State {
 pub fn remove(cinfo: usize) {
     let old = states().as_mut().and_then(|m| m.remove(&cinfo));
     if let Some(old) = old {
-        close(old);
+        close(&old);
     }
 }
 
-fn close(state: Box<State>) {
+fn close(state: &State) {
     if !state.handle.is_null() {
         if let Ok(api) = aml::api() {
             // SAFETY: the handle is live and ours; nothing else uses it.

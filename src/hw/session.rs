@@ -483,7 +483,7 @@ impl Session {
     fn set_e_tables(&mut self, quant: &Quantisation) -> Result<u8> {
         let (wanted, quality) = match quant {
             Quantisation::Quality(q) => (None, *q),
-            Quantisation::Custom(t) => (Some(t), 50),
+            Quantisation::Custom(t) => (Some(&**t), 50),
         };
         if self.ext_table.as_ref() != wanted {
             let words = wanted.map(QuantTables::words);

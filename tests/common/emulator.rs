@@ -107,6 +107,11 @@ fn run_child(name: &str, env: &[(&str, &str)]) {
 /// A counter from the emulator's stats file (inside the child).
 pub fn emu_stat(key: &str) -> u64 {
     let path = std::env::var("JPEGENC_EMU_STATS").expect("inside the emulator");
+    stat_in(std::path::Path::new(&path), key)
+}
+
+/// A counter from the emulator stats file at `path` (0 when absent).
+pub fn stat_in(path: &std::path::Path, key: &str) -> u64 {
     let json = std::fs::read_to_string(path).unwrap_or_default();
     let Some(at) = json.find(&format!("\"{key}\": ")) else {
         return 0;

@@ -1,0 +1,265 @@
+//! The libjpeg drop-in (libamljpeg_preload.so) under legacy programs, as a user would try it:
+//! the program unchanged, the drop-in and the emulator preloaded. Each image must decode with
+//! its markers, come within 1.5 dB of what the same program writes without the drop-in, and
+//! the emulator must have done the work (or, where the drop-in must stay out, not).
+
+mod common;
+
+use common::emulator::{emulator_lib, stat_in, state_dir};
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// libamljpeg_preload.so, with libamljpeg.so beside it, built here in release mode.
+fn preload_lib() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "amljpeg",
+            "-p",
+            "amljpeg-preload",
+        ])
+        .current_dir(root())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "building the drop-in failed");
+    root().join("target/release/libamljpeg_preload.so")
+}
+
+/// Native tools only: under a cross runner the armhf script tries the drop-in itself.
+fn native() -> bool {
+    std::env::var_os("AMLJPEG_TEST_RUNNER").is_none()
+}
+
+struct Run {
+    jpeg: Vec<u8>,
+    new_cmds: u64,
+    stderr: String,
+}
+
+/// Runs `program args` with `out` as its output file, with or without the drop-in and the
+/// emulator of generation `generation`; `env` on top.
+fn run(
+    program: &str,
+    args: &[&str],
+    out: &Path,
+    dropin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Run {
+    let dir = state_dir();
+    let stats = dir.join("stats.json");
+    let mut cmd = Command::new(program);
+    cmd.args(args).envs(env.iter().copied());
+    if let Some(generation) = dropin {
+        let preload = format!("{} {}", preload_lib().display(), emulator_lib().display());
+        cmd.env("LD_PRELOAD", preload)
+            .env("JPEGENC_EMU_GEN", generation)
+            .env("JPEGENC_EMU_STATE_DIR", &dir)
+            .env("JPEGENC_EMU_STATS", &stats)
+            .env("JPEGENC_EMU_INIT_MS", "0")
+            .env("AMLJPEG_PRELOAD_LOG", "1");
+    }
+    let result = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    assert!(
+        result.status.success(),
+        "{program} {args:?} (drop-in {dropin:?}) failed:\n{}{stderr}",
+        String::from_utf8_lossy(&result.stdout)
+    );
+    Run {
+        jpeg: std::fs::read(out).unwrap(),
+        new_cmds: stat_in(&stats, "new_cmds"),
+        stderr,
+    }
+}
+
+fn psnr_of(jpeg: &[u8], img: &Rgb) -> f64 {
+    let d = decode_rgb(jpeg);
+    assert_eq!((d.width, d.height), (img.width, img.height));
+    psnr(&d.pixels, &img.pixels)
+}
+
+fn ppm(img: &Rgb) -> PathBuf {
+    let path = state_dir().join("in.ppm");
+    let mut data = format!("P6\n{} {}\n255\n", img.width, img.height).into_bytes();
+    data.extend_from_slice(&img.pixels);
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+fn has_segment(jpeg: &[u8], marker: u8, payload: &[u8]) -> bool {
+    segments(jpeg)
+        .iter()
+        .any(|(m, p)| *m == marker && p == payload)
+}
+
+/// The C client: every way a libjpeg program hands over an image.
+#[test]
+fn a_libjpeg_program_gets_the_hardware() {
+    if !native() {
+        return;
+    }
+    let img = load_rgb("chelsea.png");
+    let input = ppm(&img);
+    let client = state_dir().join("client");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let ok = Command::new(cc)
+        .args([
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-std=c11",
+            "-D_DEFAULT_SOURCE",
+        ])
+        .arg(root().join("c-tests/dropin/client.c"))
+        .arg("-o")
+        .arg(&client)
+        .arg("-ljpeg")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "client.c does not build");
+    let client = client.to_str().unwrap();
+    let input = input.to_str().unwrap();
+    for generation in ["E", "J"] {
+        for mode in [
+            "mem",
+            "stdio",
+            "raw420",
+            "raw422",
+            "ycc",
+            "bgrx",
+            "xrgb",
+            "progressive",
+            "linear",
+            "suspend",
+            "errors",
+        ] {
+            let out = state_dir().join("out.jpg");
+            let args = [mode, input, out.to_str().unwrap(), "85"];
+            let reference = run(client, &args, &out, None, &[]);
+            let ours = run(client, &args, &out, Some(generation), &[]);
+            let what = format!("{mode} on {generation}");
+            // The hardware does every image but these: progressive is the real libjpeg's
+            // from the start, and J takes no custom tables (the real libjpeg then encodes
+            // the collected image). "errors" encodes two images after its refused ones.
+            let expected = match (mode, generation) {
+                ("progressive", _) | ("linear", "J") => 0,
+                ("errors", _) => 2,
+                _ => 1,
+            };
+            assert_eq!(ours.new_cmds, expected, "{what}:\n{}", ours.stderr);
+            if expected == 0 {
+                assert_eq!(
+                    ours.jpeg, reference.jpeg,
+                    "{what}: not the real libjpeg's file"
+                );
+            }
+            assert!(
+                has_segment(&ours.jpeg, 0xE1, b"Exif\0\0amljpg")
+                    && has_segment(&ours.jpeg, 0xFE, b"hello"),
+                "{what}: the program's markers are missing"
+            );
+            assert_eq!(segments(&ours.jpeg)[0].0, 0xE0, "{what}: JFIF first");
+            let (p, r) = (psnr_of(&ours.jpeg, &img), psnr_of(&reference.jpeg, &img));
+            assert!(
+                p > r - 1.5,
+                "{what}: {p:.2} dB, without the drop-in {r:.2} dB"
+            );
+        }
+    }
+}
+
+/// libjpeg-turbo's cjpeg, as shipped.
+#[test]
+fn cjpeg() {
+    if !native() || Command::new("cjpeg").arg("-version").output().is_err() {
+        eprintln!("cjpeg not installed (libjpeg-turbo-progs): skipped");
+        return;
+    }
+    let img = load_rgb("astronaut.png");
+    let input = ppm(&img);
+    let out = state_dir().join("out.jpg");
+    let args = |extra: &'static [&'static str]| {
+        let mut a: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        a.extend([
+            "-outfile".into(),
+            out.display().to_string(),
+            input.display().to_string(),
+        ]);
+        a
+    };
+    for generation in ["E", "J"] {
+        let plain = args(&["-quality", "85"]);
+        let plain: Vec<&str> = plain.iter().map(String::as_str).collect();
+        let reference = run("cjpeg", &plain, &out, None, &[]);
+        let ours = run("cjpeg", &plain, &out, Some(generation), &[]);
+        assert_eq!(ours.new_cmds, 1, "{generation}:\n{}", ours.stderr);
+        let (p, r) = (psnr_of(&ours.jpeg, &img), psnr_of(&reference.jpeg, &img));
+        assert!(p > r - 1.5, "{generation}: {p:.2} dB vs {r:.2} dB");
+        assert_eq!(dqt_tables(&ours.jpeg), dqt_tables(&reference.jpeg));
+        // What the hardware cannot do, and the switch that turns the drop-in off, leave the
+        // real libjpeg's file byte for byte.
+        for (extra, env) in [
+            (&["-quality", "85", "-progressive"][..], &[][..]),
+            (&["-quality", "85", "-optimize"][..], &[][..]),
+            (&["-quality", "85", "-sample", "1x1"][..], &[][..]),
+            (&["-quality", "85"][..], &[("AMLJPEG_PRELOAD", "0")][..]),
+        ] {
+            let a = args(extra);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let reference = run("cjpeg", &a, &out, None, &[]);
+            let ours = run("cjpeg", &a, &out, Some(generation), env);
+            assert_eq!(ours.new_cmds, 0, "{extra:?} {env:?}");
+            assert!(ours.jpeg == reference.jpeg, "{extra:?} {env:?}: changed");
+        }
+    }
+}
+
+/// Pillow's Image.save (pip wheels bundle their own libjpeg, loaded RTLD_LOCAL).
+#[test]
+fn pillow() {
+    let python = "python3";
+    if !native()
+        || !Command::new(python)
+            .args(["-c", "import PIL"])
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        eprintln!("Pillow not installed: skipped");
+        return;
+    }
+    let script = r#"
+import sys
+from PIL import Image
+src, out = sys.argv[1], sys.argv[2]
+im = Image.open(src).convert("RGB")
+exif = Image.Exif()
+exif[0x010F] = "amljpeg"
+im.save(out, quality=85, exif=exif, dpi=(300, 300))
+back = Image.open(out)
+back.load()  # decompression in the same process
+assert back.size == im.size and back.getexif()[0x010F] == "amljpeg", back.info
+assert back.info["dpi"] == (300, 300), back.info
+"#;
+    let img = load_rgb("coffee.png");
+    let src = testdata("coffee.png");
+    let out = state_dir().join("out.jpg");
+    let args = ["-c", script, src.to_str().unwrap(), out.to_str().unwrap()];
+    let reference = run(python, &args, &out, None, &[]);
+    for generation in ["E", "J"] {
+        let ours = run(python, &args, &out, Some(generation), &[]);
+        assert_eq!(ours.new_cmds, 1, "{generation}:\n{}", ours.stderr);
+        let (p, r) = (psnr_of(&ours.jpeg, &img), psnr_of(&reference.jpeg, &img));
+        assert!(p > r - 1.5, "{generation}: {p:.2} dB vs {r:.2} dB");
+    }
+}
