@@ -200,6 +200,52 @@ static void check_zero_copy(aml_jpeg *enc) {
     CHECK(aml_jpeg_encode_input(enc, 90, &jpeg, &len) == AML_JPEG_ERR_INVALID_ARGUMENT, "no buffer taken");
 }
 
+/* The 64 zig-zag entries of DQT table `id` in a JPEG, or NULL. */
+static const uint8_t *dqt_table(const uint8_t *j, size_t len, int id) {
+    for (size_t i = 2; i + 4 < len && j[i] == 0xFF && j[i + 1] != 0xDA;) {
+        size_t seg = (size_t)j[i + 2] << 8 | j[i + 3];
+        if (j[i + 1] == 0xDB)
+            for (size_t t = i + 4; t + 65 <= i + 2 + seg && t + 65 <= len; t += 65)
+                if ((j[t] & 15) == id && (j[t] >> 4) == 0) return j + t + 1;
+        i += 2 + seg;
+    }
+    return NULL;
+}
+
+/* Caller-set quantisation tables and the busy wait. */
+static void check_quant_tables(aml_jpeg *enc) {
+    int inval = AML_JPEG_ERR_INVALID_ARGUMENT;
+    uint16_t ones[64], ramp[64], bad[64];
+    for (int i = 0; i < 64; i++) { ones[i] = 1; ramp[i] = (uint16_t)(2 + i); bad[i] = 1; }
+    EXPECT_STATUS(aml_jpeg_set_quant_tables(enc, ones, NULL), inval, "tables: chroma NULL");
+    CHECK(aml_jpeg_set_quant_tables(NULL, ones, ones) == inval, "tables: NULL handle");
+    bad[9] = 0;
+    EXPECT_STATUS(aml_jpeg_set_quant_tables(enc, bad, ones), inval, "tables: entry 0");
+    bad[9] = 256;
+    EXPECT_STATUS(aml_jpeg_set_quant_tables(enc, ones, bad), inval, "tables: entry 256");
+    CHECK(aml_jpeg_set_busy_wait(NULL, 0) == inval, "busy wait: NULL handle");
+    CHECK(aml_jpeg_set_busy_wait(enc, 0) == AML_JPEG_OK && aml_jpeg_set_busy_wait(enc, -1) == AML_JPEG_OK, "busy wait");
+    uint8_t px[64 * 48 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 7);
+    const uint8_t *jpeg = NULL, *t;
+    size_t len = 0;
+    /* All ones are libjpeg's quality-100 tables: every backend reproduces them, whatever the
+     * quality argument says. */
+    CHECK(aml_jpeg_set_quant_tables(enc, ones, ones) == AML_JPEG_OK, "tables: all ones");
+    int st = aml_jpeg_encode(enc, px, sizeof px, 64, 48, 0, AML_JPEG_FORMAT_RGB24, 10, &jpeg, &len);
+    CHECK(st == AML_JPEG_OK, "encode with quality-100 tables: %s (%s)", aml_jpeg_strerror(st), aml_jpeg_last_error(enc));
+    if (st == AML_JPEG_OK) CHECK((t = dqt_table(jpeg, len, 0)) && t[0] == 1 && t[63] == 1, "the JPEG carries them");
+    /* Tables no quality makes: only the E generation's hardware takes them. */
+    CHECK(aml_jpeg_set_quant_tables(enc, ramp, ramp) == AML_JPEG_OK, "tables: a ramp");
+    st = aml_jpeg_encode(enc, px, sizeof px, 64, 48, 0, AML_JPEG_FORMAT_RGB24, 75, &jpeg, &len);
+    if (backend == AML_JPEG_BACKEND_SOFTWARE) CHECK(st == AML_JPEG_ERR_UNSUPPORTED, "software refuses custom tables: %d", st);
+    else if (st == AML_JPEG_OK) CHECK((t = dqt_table(jpeg, len, 1)) && t[0] == 2 && t[2] == 10, "the ramp is in the JPEG (zig-zag)");
+    else CHECK(st == AML_JPEG_ERR_UNSUPPORTED, "custom tables: OK or UNSUPPORTED, not %d", st);
+    CHECK(aml_jpeg_set_quant_tables(enc, NULL, NULL) == AML_JPEG_OK, "tables: back to quality");
+    st = aml_jpeg_encode(enc, px, sizeof px, 64, 48, 0, AML_JPEG_FORMAT_RGB24, 50, &jpeg, &len);
+    CHECK(st == AML_JPEG_OK && (t = dqt_table(jpeg, len, 0)) && t[0] == 16, "quality 50 gives Annex K again");
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) backend = atoi(argv[1]);
     printf("amljpeg %s, backend %s\n", aml_jpeg_version(), backend_name(backend));
@@ -228,6 +274,7 @@ int main(int argc, char **argv) {
         CHECK(aml_jpeg_input_buffer(enc, 16, 16, AML_JPEG_FORMAT_NV12, &in) < 0, "zero-copy input needs a device");
     }
     check_errors(enc);
+    check_quant_tables(enc);
     check_encode_into(enc);
     aml_jpeg_close(enc);
     check_threads(1);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and installs amljpeg: library (shared + static), header, pkg-config file and CLI.
+# Builds and installs amljpeg: library (shared + static), header, pkg-config file, CLI and the
+# libjpeg drop-in (libamljpeg_preload.so, next to libamljpeg.so.0, which it loads).
 #   scripts/install.sh [PREFIX]          (default /usr/local; DESTDIR is honoured)
 # Afterwards: pkg-config --cflags --libs amljpeg
 set -euo pipefail
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
 libdir=${LIBDIR:-lib}
 dest=${DESTDIR:-}
-cargo build --release -p amljpeg -p amljpeg-cli
+cargo build --release -p amljpeg -p amljpeg-cli -p amljpeg-preload
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 major=${version%%.*}
 # The static library's own system dependencies, as rustc reports them.
@@ -17,6 +18,7 @@ install -d "$dest$prefix/$libdir/pkgconfig" "$dest$prefix/include" "$dest$prefix
 install -m 0755 target/release/libamljpeg.so "$dest$prefix/$libdir/libamljpeg.so.$version"
 ln -sf "libamljpeg.so.$version" "$dest$prefix/$libdir/libamljpeg.so.$major"
 ln -sf "libamljpeg.so.$major" "$dest$prefix/$libdir/libamljpeg.so"
+install -m 0755 target/release/libamljpeg_preload.so "$dest$prefix/$libdir/libamljpeg_preload.so"
 install -m 0644 target/release/libamljpeg.a "$dest$prefix/$libdir/libamljpeg.a"
 install -m 0644 include/amljpeg.h "$dest$prefix/include/amljpeg.h"
 install -m 0755 target/release/amljpeg "$dest$prefix/bin/amljpeg"

@@ -179,6 +179,51 @@ fn a_libjpeg_program_gets_the_hardware() {
     }
 }
 
+/// A device fault mid-image: the real libjpeg encodes the collected image; never a broken file.
+#[test]
+fn a_device_fault_falls_back_to_the_real_libjpeg() {
+    if !native() {
+        return;
+    }
+    let img = load_rgb("chelsea.png");
+    let input = ppm(&img);
+    let out = state_dir().join("out.jpg");
+    let args = [
+        "-quality",
+        "85",
+        "-outfile",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ];
+    if Command::new("cjpeg").arg("-version").output().is_err() {
+        return;
+    }
+    let reference = run("cjpeg", &args, &out, None, &[]);
+    for generation in ["E", "J"] {
+        for fault in ["corrupt", "no-eoi", "overflow", "eperm:NEW_CMD"] {
+            let env = [
+                ("JPEGENC_EMU_FAULT", fault),
+                ("AML_JPEG_TIMEOUT_MS", "2000"),
+            ];
+            let ours = run("cjpeg", &args, &out, Some(generation), &env);
+            let what = format!("{fault} on {generation}");
+            // The device was tried; where its output is unusable the real libjpeg took over
+            // (a missing EOI the library repairs itself).
+            let fell_back = ours
+                .stderr
+                .contains("the real libjpeg encodes this image instead");
+            let refused = fault.starts_with("eperm");
+            assert!(
+                ours.new_cmds >= 1 || refused,
+                "{what}: the device was not tried"
+            );
+            assert!(fell_back || fault == "no-eoi", "{what}:\n{}", ours.stderr);
+            let (p, r) = (psnr_of(&ours.jpeg, &img), psnr_of(&reference.jpeg, &img));
+            assert!(p > r - 1.5, "{what}: {p:.2} dB vs {r:.2} dB");
+        }
+    }
+}
+
 /// libjpeg-turbo's cjpeg, as shipped.
 #[test]
 fn cjpeg() {

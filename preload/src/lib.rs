@@ -835,6 +835,12 @@ pub unsafe extern "C" fn jpeg_abort(cinfo: *mut c_void) {
     let st = lookup(cinfo);
     // SAFETY: as in jpeg_start_compress (also called for decompress objects: not ours).
     unsafe {
+        // The real jpeg_finish_compress of our fallback ends here: its jpeg_abort would free
+        // the image's memory pool, where programs keep their own row buffers (cjpeg does)
+        // while they still use them. The real abort runs when the program finishes the image.
+        if phase(st) == Some(Phase::Software) {
+            return;
+        }
         let real = real_for(st);
         abandon(st, cinfo, false);
         (real.abort)(cinfo)
