@@ -80,6 +80,23 @@ run_arm -E LD_PRELOAD="$JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$emu_state" -
 rm -rf "$emu_state"
 
 # The driver ABI as each target's C compiler builds it: identical request numbers and sizes.
+# The libjpeg drop-in on the board's own ABI: a libjpeg program built for armhf, with the
+# drop-in and the emulator preloaded; the emulator must have encoded each image.
+arm-linux-gnueabihf-gcc -O2 -Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE -I"$jpeg/usr/include" \
+    -I"$jpeg/usr/include/arm-linux-gnueabihf" c-tests/dropin/client.c -o "$cbuild/dropin_client" \
+    -L"$jlib" -l:libjpeg.so.62
+python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
+    ../shared/testdata/chelsea.png "$cbuild/chelsea.ppm"
+for mode in mem raw420 raw422 suspend linear; do
+    state=$(mktemp -d)
+    run_arm -E LD_PRELOAD="$PWD/$out/libamljpeg_preload.so $JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$state" \
+        -E JPEGENC_EMU_STATS="$state/stats.json" -E JPEGENC_EMU_HW=thread -E JPEGENC_EMU_INIT_MS=0 \
+        -E AMLJPEG_PRELOAD_LOG=1 "$cbuild/dropin_client" $mode "$cbuild/chelsea.ppm" "$state/out.jpg" 85
+    grep -q '"new_cmds": 1' "$state/stats.json" || { echo "armhf drop-in: $mode did not reach the hardware"; exit 1; }
+    rm -rf "$state"
+done
+echo "armhf: the libjpeg drop-in sent every image to the (emulated) hardware"
+
 arm-linux-gnueabihf-gcc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump"
 cc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump_host"
 run_arm "$cbuild/abi_dump" > "$cbuild/abi-armhf.txt"
