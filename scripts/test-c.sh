@@ -41,4 +41,17 @@ cc c-tests/pkgconfig_smoke.c -o "$out/smoke_static" $(pkg-config --cflags amljpe
 "$out/smoke_static"
 if ldd "$out/smoke_static" | grep libamljpeg >/dev/null; then echo "static build links libamljpeg dynamically" >&2; exit 1; fi
 
+# The installed drop-in finds the installed libamljpeg.so.0 beside it and reaches the device.
+unset LD_LIBRARY_PATH
+if command -v cjpeg >/dev/null; then
+    python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
+        ../shared/testdata/chelsea.png "$out/chelsea.ppm"
+    log=$(LD_PRELOAD="$prefix/lib/libamljpeg_preload.so $PWD/target/release/libjpegenc_emu.so" \
+        JPEGENC_EMU_STATE_DIR="$emu_state" JPEGENC_EMU_INIT_MS=0 AMLJPEG_PRELOAD_LOG=1 \
+        cjpeg -quality 85 -outfile "$out/dropin.jpg" "$out/chelsea.ppm" 2>&1)
+    echo "$log" | grep "$prefix/lib/libamljpeg.so.0 opened the device" >/dev/null
+    echo "$log" | grep "on the hardware" >/dev/null
+    djpeg "$out/dropin.jpg" >/dev/null
+fi
+
 echo "C tests and pkg-config install: ok"

@@ -282,6 +282,59 @@ fn hardware_child(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), Stri
     Ok(())
 }
 
+/// The software backend against libjpeg-turbo's own benchmark program, the system's `tjbench`
+/// (when installed), on the same 720p RGB frame at quality 90, 4:2:0.
+fn tjbench_section(r: &mut Report, frames: usize) {
+    let (w, h) = (1280, 720);
+    r.step("tjbench");
+    let data = frame_bytes(PixelFormat::Rgb24, w, h);
+    let ppm = std::env::temp_dir().join(format!("amljpeg-bench-{}.ppm", std::process::id()));
+    let mut file = format!("P6\n{w} {h}\n255\n").into_bytes();
+    file.extend_from_slice(&data);
+    if std::fs::write(&ppm, file).is_err() {
+        return;
+    }
+    let args = [
+        "90",
+        "-rgb",
+        "-subsamp",
+        "420",
+        "-quiet",
+        "-benchtime",
+        "1",
+        "-warmup",
+        "0",
+    ];
+    let out = std::process::Command::new("tjbench")
+        .arg(&ppm)
+        .args(args)
+        .arg("-nowrite")
+        .output();
+    let _ = std::fs::remove_file(&ppm);
+    // The result line: "RGB (TD) 4:2:0 90 1280 720 <comp Mpx/s> <ratio> <decomp Mpx/s>".
+    let theirs = out.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .rev()
+            .find_map(|l| l.split_whitespace().nth(6)?.parse::<f64>().ok())
+    });
+    let Some(theirs) = theirs else {
+        return; // not installed
+    };
+    let frame = Frame::new(&data, w as u32, h as u32, 0, PixelFormat::Rgb24).unwrap();
+    let mut enc = Encoder::open(None, BackendChoice::Software).unwrap();
+    let (ours, _) = time(frames, || {
+        enc.encode(&frame, 90).unwrap();
+    });
+    let ours = (w * h) as f64 / ours / 1e6;
+    r.add(
+        "software",
+        "1280x720 rgb24: ours / tjbench (the system's libjpeg-turbo), Mpx/s".to_string(),
+        ours / theirs,
+        "x",
+    );
+}
+
 /// Input layout against a plain copy, and the software backend against libjpeg-turbo itself.
 fn host_sections(r: &mut Report, frames: usize) {
     for format in FORMATS {
@@ -413,6 +466,7 @@ pub fn run(frames: usize, json: bool, child_mpixps: Option<f64>) -> Result<(), S
         total,
     };
     host_sections(&mut r, frames);
+    tjbench_section(&mut r, frames);
     // The hardware: a real device when there is one, else the emulator next to this binary.
     let real = Encoder::open(None, BackendChoice::Hardware).is_ok();
     let emulator = emulator_lib();

@@ -227,6 +227,39 @@ mod tests {
         assert_eq!(after_file_header(&jpeg), Ok(at));
     }
 
+    /// Mutated headers (bytes flipped, inserted, cut): never a panic, and whatever is
+    /// accepted is well-formed.
+    #[test]
+    fn mutations_never_panic() {
+        let good = hardware_jpeg();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..50_000 {
+            let mut j = good.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = next() as usize % j.len();
+                match next() % 3 {
+                    0 => j[at] = next() as u8,
+                    1 => j.insert(at, next() as u8),
+                    _ => j.truncate(at.max(1)),
+                }
+            }
+            if let Ok((head, scan)) = frame_headers(&j, [1, 2, 3]) {
+                assert!(scan <= j.len());
+                assert_eq!(&head[head.len() - 14..head.len() - 12], &[0xFF, 0xDA]);
+            }
+            if let Ok(at) = after_file_header(&j) {
+                assert!(at < j.len());
+            }
+            let _ = huffman_tables(&j);
+        }
+    }
+
     #[test]
     fn refuses_what_is_not_the_expected_jpeg() {
         let good = hardware_jpeg();
