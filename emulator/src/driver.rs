@@ -12,7 +12,7 @@ use crate::hwproc::HwProcess;
 use crate::input::{self, fmt};
 use crate::levels::{self, Level};
 use crate::memory::Memory;
-use crate::stats::Stats;
+use crate::stats::{self, Stats};
 use crate::tables;
 use parking_lot::{Condvar, Mutex};
 use std::ffi::c_void;
@@ -445,6 +445,11 @@ impl Driver {
                 let _ = std::fs::rename(&tmp, path);
             }
         }
+    }
+
+    /// Counts `ns` of the client thread's CPU as the model's own (see [`Stats::model_cpu_ns`]).
+    pub fn charge_cpu(&self, ns: u64) {
+        self.inner.state.lock().stats.model_cpu_ns += ns;
     }
 
     /// Writes the stats file now (at exit).
@@ -1000,6 +1005,7 @@ impl Driver {
 
     /// The encoder hardware: read the input, encode, take the modelled time, then complete.
     fn run_job(&self, job: Job, process: &mut Option<HwProcess>) {
+        let cpu0 = stats::thread_cpu_ns();
         let cfg = &self.inner.config;
         let level = self.inner.level.expect("jobs imply a level");
         if cfg.stages_visible
@@ -1102,6 +1108,7 @@ impl Driver {
         }
         self.inner.changed.notify_all();
         self.save_globals(&st.globals);
+        st.stats.model_cpu_ns += stats::thread_cpu_ns().saturating_sub(cpu0);
         self.write_stats(&st.stats);
         self.log(|| format!("job done: {payload_len} bytes"));
     }

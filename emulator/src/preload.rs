@@ -167,8 +167,11 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 }
 
 fn do_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+    let cpu0 = crate::stats::thread_cpu_ns();
     // SAFETY: the driver dereferences `arg` like the kernel driver; the caller's contract.
-    match unsafe { driver().ioctl(request as u64, arg) } {
+    let result = unsafe { driver().ioctl(request as u64, arg) };
+    driver().charge_cpu(crate::stats::thread_cpu_ns().saturating_sub(cpu0));
+    match result {
         Ok(v) => v,
         Err(e) => {
             let _ = fd;

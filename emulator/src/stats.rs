@@ -24,6 +24,9 @@ pub struct Stats {
     pub late_completions: u64,
     /// Microseconds from NEW_CMD to completion, summed over completed jobs.
     pub job_time_us: u64,
+    /// CPU time the model spent in the client's process (its ioctl handling, cache model and
+    /// completion thread), in nanoseconds: not the library's, and not what the kernel costs.
+    pub model_cpu_ns: u64,
     pub ioctls: BTreeMap<String, u64>,
 }
 
@@ -45,6 +48,7 @@ impl Stats {
             ("maps", self.maps),
             ("late_completions", self.late_completions),
             ("job_time_us", self.job_time_us),
+            ("model_cpu_us", self.model_cpu_ns / 1000),
         ];
         for (name, value) in fields {
             let _ = write!(s, "\"{name}\": {value}, ");
@@ -59,4 +63,15 @@ impl Stats {
         s.push_str("}}");
         s
     }
+}
+
+/// CPU time of the calling thread, in nanoseconds.
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
