@@ -246,6 +246,49 @@ static void check_quant_tables(aml_jpeg *enc) {
     CHECK(st == AML_JPEG_OK && (t = dqt_table(jpeg, len, 0)) && t[0] == 16, "quality 50 gives Annex K again");
 }
 
+struct batch_seen { int calls, ok, order_ok; size_t next; uint8_t *last; size_t last_len; unsigned dims[8][2]; };
+
+static void on_frame(void *user, size_t index, int status, const uint8_t *jpeg, size_t len) {
+    struct batch_seen *b = user;
+    b->calls++;
+    if (index != b->next++) b->order_ok = 0;
+    if (status == AML_JPEG_OK && jpeg && len) {
+        uint8_t *dec;
+        unsigned w, h;
+        if (decode(jpeg, len, 3, &dec, &w, &h) == 3 && w == b->dims[index][0] && h == b->dims[index][1]) b->ok++;
+        free(dec);
+    }
+}
+
+/* A batch: frames of different sizes, each reported in order with its own JPEG. */
+static void check_batch(aml_jpeg *enc) {
+    static uint8_t px[4][160 * 120 * 3];
+    aml_jpeg_frame frames[4];
+    struct batch_seen seen = {0, 0, 1, 0, NULL, 0, {{0}}};
+    for (int i = 0; i < 4; i++) {
+        unsigned w = 40 + 40 * (unsigned)i, h = 30 + 30 * (unsigned)i;
+        for (size_t k = 0; k < (size_t)w * h * 3; k++) px[i][k] = (uint8_t)(k * (i + 3));
+        frames[i] = (aml_jpeg_frame){px[i], (size_t)w * h * 3, w, h, 0, AML_JPEG_FORMAT_RGB24};
+        seen.dims[i][0] = w;
+        seen.dims[i][1] = h;
+    }
+    int inval = AML_JPEG_ERR_INVALID_ARGUMENT;
+    EXPECT_STATUS(aml_jpeg_encode_batch(enc, frames, 4, 90, NULL, &seen), inval, "batch: NULL callback");
+    EXPECT_STATUS(aml_jpeg_encode_batch(enc, NULL, 4, 90, on_frame, &seen), inval, "batch: NULL frames");
+    EXPECT_STATUS(aml_jpeg_encode_batch(enc, frames, 4, 0, on_frame, &seen), inval, "batch: quality 0");
+    frames[2].format = 99;
+    EXPECT_STATUS(aml_jpeg_encode_batch(enc, frames, 4, 90, on_frame, &seen), inval, "batch: a bad frame");
+    frames[2].format = AML_JPEG_FORMAT_RGB24;
+    frames[3].len -= 1;
+    EXPECT_STATUS(aml_jpeg_encode_batch(enc, frames, 4, 90, on_frame, &seen), inval, "batch: a short frame");
+    frames[3].len += 1;
+    CHECK(seen.calls == 0, "no callback for a refused batch");
+    int st = aml_jpeg_encode_batch(enc, frames, 4, 90, on_frame, &seen);
+    CHECK(st == AML_JPEG_OK, "batch: %s (%s)", aml_jpeg_strerror(st), aml_jpeg_last_error(enc));
+    CHECK(seen.calls == 4 && seen.ok == 4 && seen.order_ok, "batch: %d calls, %d good, order %d", seen.calls, seen.ok, seen.order_ok);
+    CHECK(aml_jpeg_encode_batch(enc, frames, 0, 90, on_frame, &seen) == AML_JPEG_OK && seen.calls == 4, "empty batch");
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) backend = atoi(argv[1]);
     printf("amljpeg %s, backend %s\n", aml_jpeg_version(), backend_name(backend));
@@ -275,6 +318,7 @@ int main(int argc, char **argv) {
     }
     check_errors(enc);
     check_quant_tables(enc);
+    check_batch(enc);
     check_encode_into(enc);
     aml_jpeg_close(enc);
     check_threads(1);

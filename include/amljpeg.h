@@ -156,6 +156,30 @@
 typedef struct aml_jpeg aml_jpeg;
 
 /**
+ * One frame of a batch (see aml_jpeg_encode_batch()); the fields mean what the arguments of
+ * aml_jpeg_encode() of the same names mean.
+ */
+typedef struct {
+  const uint8_t *pixels;
+  size_t len;
+  uint32_t width;
+  uint32_t height;
+  uint32_t stride;
+  int format;
+} aml_jpeg_frame;
+
+/**
+ * Receives frame `index` of a batch: `status` is AML_JPEG_OK and `jpeg`/`jpeg_len` the JPEG
+ * (valid only during the call), or a negative status and NULL/0. It must return (no longjmp)
+ * and must not call aml_jpeg functions on the same handle.
+ */
+typedef void (*aml_jpeg_frame_done)(void *user,
+                                    size_t index,
+                                    int status,
+                                    const uint8_t *jpeg,
+                                    size_t jpeg_len);
+
+/**
  * Where to write a frame for aml_jpeg_encode_input(): the device's own input area, laid out
  * as the hardware reads it.
  */
@@ -219,6 +243,26 @@ int aml_jpeg_encode(aml_jpeg *enc,
                     int quality,
                     const uint8_t **jpeg,
                     size_t *jpeg_len);
+
+/**
+ * Encodes `count` frames in order, calling `done(user, index, ...)` for each as it is ready.
+ * On the hardware of the E generation (Odroid C1) the next frame is laid out while the device
+ * still encodes the previous one, so a batch keeps the device busier than one call per frame;
+ * elsewhere the frames simply go one after the other. Every frame is checked before any is
+ * encoded (AML_JPEG_ERR_INVALID_ARGUMENT, and `done` is not called); after that the result is
+ * AML_JPEG_OK and each frame's own status goes to `done` (a frame the device fails is an
+ * error on HARDWARE handles and software on AUTO, and the batch goes on).
+ *
+ * # Safety
+ * `enc` is a live handle; `frames` points to `count` frames whose pixels are readable as
+ * described; `done` is a valid callback.
+ */
+int aml_jpeg_encode_batch(aml_jpeg *enc,
+                          const aml_jpeg_frame *frames,
+                          size_t count,
+                          int quality,
+                          aml_jpeg_frame_done done,
+                          void *user);
 
 /**
  * Like aml_jpeg_encode(), but copies the JPEG into `dst` (capacity `cap`) and stores its

@@ -291,6 +291,88 @@ pub unsafe extern "C" fn aml_jpeg_encode(
     })
 }
 
+/// One frame of a batch (see aml_jpeg_encode_batch()); the fields mean what the arguments of
+/// aml_jpeg_encode() of the same names mean.
+#[repr(C)]
+pub struct aml_jpeg_frame {
+    pub pixels: *const u8,
+    pub len: size_t,
+    pub width: u32,
+    pub height: u32,
+    pub stride: u32,
+    pub format: c_int,
+}
+
+/// Receives frame `index` of a batch: `status` is AML_JPEG_OK and `jpeg`/`jpeg_len` the JPEG
+/// (valid only during the call), or a negative status and NULL/0. It must return (no longjmp)
+/// and must not call aml_jpeg functions on the same handle.
+pub type aml_jpeg_frame_done = Option<
+    unsafe extern "C" fn(
+        user: *mut libc::c_void,
+        index: size_t,
+        status: c_int,
+        jpeg: *const u8,
+        jpeg_len: size_t,
+    ),
+>;
+
+/// Encodes `count` frames in order, calling `done(user, index, ...)` for each as it is ready.
+/// On the hardware of the E generation (Odroid C1) the next frame is laid out while the device
+/// still encodes the previous one, so a batch keeps the device busier than one call per frame;
+/// elsewhere the frames simply go one after the other. Every frame is checked before any is
+/// encoded (AML_JPEG_ERR_INVALID_ARGUMENT, and `done` is not called); after that the result is
+/// AML_JPEG_OK and each frame's own status goes to `done` (a frame the device fails is an
+/// error on HARDWARE handles and software on AUTO, and the batch goes on).
+///
+/// # Safety
+/// `enc` is a live handle; `frames` points to `count` frames whose pixels are readable as
+/// described; `done` is a valid callback.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_encode_batch(
+    enc: *mut aml_jpeg,
+    frames: *const aml_jpeg_frame,
+    count: size_t,
+    quality: c_int,
+    done: aml_jpeg_frame_done,
+    user: *mut libc::c_void,
+) -> c_int {
+    with_handle(enc, |state| {
+        let Some(done) = done else {
+            return Err(Error::invalid("done is NULL"));
+        };
+        if frames.is_null() && count > 0 {
+            return Err(Error::invalid("frames is NULL"));
+        }
+        if count > isize::MAX as usize / std::mem::size_of::<aml_jpeg_frame>() {
+            return Err(Error::invalid("count is larger than any array can be"));
+        }
+        let raw = if count == 0 {
+            &[][..]
+        } else {
+            // SAFETY: non-NULL (checked), `count` elements per the contract.
+            unsafe { std::slice::from_raw_parts(frames, count) }
+        };
+        let mut checked = Vec::with_capacity(count);
+        for (i, f) in raw.iter().enumerate() {
+            // SAFETY: each frame's pixels are readable per the contract.
+            let frame =
+                unsafe { frame_from_raw(f.pixels, f.len, f.width, f.height, f.stride, f.format) }
+                    .map_err(|e| e.context(&format!("frame {i}")))?;
+            checked.push(frame);
+        }
+        state
+            .encoder
+            .encode_batch(&checked, quality, |index, result| {
+                let (status, ptr, len) = match &result {
+                    Ok(jpeg) => (AML_JPEG_OK, jpeg.as_ptr(), jpeg.len()),
+                    Err(e) => (status_of(e.kind()), std::ptr::null(), 0),
+                };
+                // SAFETY: the caller's callback and context; the JPEG is valid for this call.
+                unsafe { done(user, index, status, ptr, len) };
+            })
+    })
+}
+
 /// Like aml_jpeg_encode(), but copies the JPEG into `dst` (capacity `cap`) and stores its
 /// length in `*jpeg_len`; the device is free again when it returns. With a `cap` of at least
 /// aml_jpeg_max_output_size() it always fits; otherwise AML_JPEG_ERR_BUFFER_TOO_SMALL when

@@ -370,6 +370,178 @@ impl Encoder {
         Err(last.expect("at least one attempt"))
     }
 
+    /// Encodes `frames` in order and hands each result to `done(index, jpeg)`; the JPEG's bytes
+    /// are valid during that call only. On the E generation's hardware, frame N+1 is laid out
+    /// in a second input slot while the device encodes frame N (NEW_CMD takes an input offset);
+    /// elsewhere, or when two slots do not fit, frames go one after the other. A frame the
+    /// device fails is an error for that frame on HARDWARE, software on AUTO; the rest go on.
+    pub fn encode_batch(
+        &mut self,
+        frames: &[Frame<'_>],
+        quality: i32,
+        mut done: impl FnMut(usize, Result<&[u8]>),
+    ) -> Result<()> {
+        self.release();
+        let quant = self.quantisation(quality)?;
+        let pipelined = match self.pipeline_device(frames, &quant) {
+            Some(lease) => self.encode_pipelined(lease, frames, &quant, &mut done),
+            None => Err(frames),
+        };
+        if let Err(rest) = pipelined {
+            let first = frames.len() - rest.len();
+            for (i, frame) in rest.iter().enumerate() {
+                let result = self.encode(frame, quality);
+                done(first + i, result);
+            }
+        }
+        self.release();
+        Ok(())
+    }
+
+    /// The device, when this batch can be pipelined on it.
+    fn pipeline_device(&self, frames: &[Frame<'_>], quant: &Quantisation) -> Option<Lease> {
+        let auto_ok = frames
+            .iter()
+            .all(|f| self.auto_wants_hardware(f.width(), f.height()));
+        if frames.len() < 2
+            || self.choice == BackendChoice::Software
+            || (self.choice == BackendChoice::Auto && !auto_ok)
+        {
+            return None;
+        }
+        let pixels = frames.iter().map(|f| f.width() * f.height()).max()?;
+        let mut lease = self.take_device(self.deadline(pixels)).ok()?;
+        let session = lease.session(None).ok()?;
+        session.supports_quantisation(quant).ok()?;
+        let mut extent = 0;
+        for f in frames {
+            session
+                .supports(f.width(), f.height(), self.subsampling)
+                .ok()?;
+            extent = extent.max(
+                session
+                    .input_layout(f.format(), f.width(), f.height())
+                    .ok()?
+                    .extent,
+            );
+        }
+        session.slot_stride(extent)?;
+        Some(lease)
+    }
+
+    /// The pipelined loop. Err(frames not yet handed out) when the device is lost and the rest
+    /// must go one by one.
+    fn encode_pipelined<'f, 'a>(
+        &mut self,
+        mut lease: Lease,
+        frames: &'f [Frame<'a>],
+        quant: &Quantisation,
+        done: &mut impl FnMut(usize, Result<&[u8]>),
+    ) -> std::result::Result<(), &'f [Frame<'a>]> {
+        let sub = self.subsampling;
+        let stride = {
+            let session = lease.session(None).map_err(|_| frames)?;
+            let extent = frames
+                .iter()
+                .filter_map(|f| session.input_layout(f.format(), f.width(), f.height()).ok())
+                .map(|l| l.extent)
+                .max()
+                .unwrap_or(0);
+            session.slot_stride(extent).ok_or(frames)?
+        };
+        // The frame the device is encoding: (index, layout, deadline).
+        let mut running: Option<(usize, InputLayout, Instant)> = None;
+        for (i, frame) in frames.iter().enumerate() {
+            let Ok(session) = lease.session(None) else {
+                return Err(&frames[i..]);
+            };
+            let Ok(layout) = session.input_layout(frame.format(), frame.width(), frame.height())
+            else {
+                return Err(&frames[i..]);
+            };
+            let slot = i % 2;
+            // The overlap: this frame goes into its slot while the device reads the other.
+            crate::hw::layout::write_frame(frame, &layout, session.input_slot(slot, stride));
+            if let Some((j, lj, deadline)) = running.take() {
+                if self.finish_one(&mut lease, j, &frames[j], &lj, quant, deadline, done) {
+                    // The device was reset: this frame's slot is gone; lay it out again.
+                    let Ok(session) = lease.session(None) else {
+                        return Err(&frames[i..]);
+                    };
+                    crate::hw::layout::write_frame(
+                        frame,
+                        &layout,
+                        session.input_slot(slot, stride),
+                    );
+                }
+            }
+            let deadline = self.deadline(frame.width() * frame.height());
+            let Ok(session) = lease.session(None) else {
+                return Err(&frames[i..]);
+            };
+            match session.start(&layout, slot * stride, quant, sub) {
+                Ok(()) => running = Some((i, layout, deadline)),
+                Err(e) => {
+                    lease.reset();
+                    self.fail_one(i, frame, quant, e, done);
+                }
+            }
+        }
+        if let Some((j, lj, deadline)) = running {
+            self.finish_one(&mut lease, j, &frames[j], &lj, quant, deadline, done);
+        }
+        Ok(())
+    }
+
+    /// Waits for frame `j` and hands it out. True when the device had to be reset.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_one(
+        &mut self,
+        lease: &mut Lease,
+        j: usize,
+        frame: &Frame<'_>,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        deadline: Instant,
+        done: &mut impl FnMut(usize, Result<&[u8]>),
+    ) -> bool {
+        let sub = self.subsampling;
+        let finished = lease
+            .session(None)
+            .and_then(|s| s.finish(layout, quant, sub, deadline.max(Instant::now())));
+        match finished {
+            Ok(()) => {
+                self.last_backend = Some(Backend::Hardware);
+                let jpeg = lease.current().expect("an open session").output();
+                done(j, Ok(jpeg));
+                false
+            }
+            Err(e) => {
+                lease.reset();
+                self.fail_one(j, frame, quant, e, done);
+                true
+            }
+        }
+    }
+
+    /// A frame the device failed: the error on HARDWARE, software on AUTO.
+    fn fail_one(
+        &mut self,
+        i: usize,
+        frame: &Frame<'_>,
+        quant: &Quantisation,
+        error: Error,
+        done: &mut impl FnMut(usize, Result<&[u8]>),
+    ) {
+        if self.choice != BackendChoice::Auto {
+            return done(i, Err(error));
+        }
+        match self.encode_software_owned(frame, quant) {
+            Ok(()) => done(i, Ok(&self.output[..self.output_len])),
+            Err(e) => done(i, Err(e)),
+        }
+    }
+
     /// Lends the caller the device's input area for a `width`×`height` frame of `format`
     /// (NV12, NV21, I420 or YUYV) laid out as the hardware reads it. The device stays taken
     /// until [`Encoder::encode_input`] or [`Encoder::release`].

@@ -97,6 +97,107 @@ fn quantisation_tables_are_libjpegs_at_every_quality() {
     }
 }
 
+/// A batch of different frames (sizes, formats): each result is its own frame, in order; on
+/// E the next frame is laid out while the device encodes (the NEW_CMD offset alternates).
+fn batch_of_frames() -> Vec<(Rgb, PixelFormat, Vec<u8>)> {
+    let photo = load_rgb("chelsea.png");
+    [
+        (synthetic(320, 240), PixelFormat::Nv12),
+        (photo.clone(), PixelFormat::Rgb24),
+        (synthetic(96, 64), PixelFormat::Yuyv),
+        (photo, PixelFormat::I420),
+        (synthetic(640, 480), PixelFormat::Bgra32),
+        (synthetic(33, 17), PixelFormat::Nv12),
+    ]
+    .into_iter()
+    .map(|(img, f)| {
+        let data = convert(&img, f);
+        (img, f, data)
+    })
+    .collect()
+}
+
+#[test]
+fn a_batch_is_pipelined_and_every_frame_is_its_own() {
+    if !in_emulator("a_batch_is_pipelined_and_every_frame_is_its_own", &[]) {
+        return;
+    }
+    let batch = batch_of_frames();
+    let frames: Vec<Frame> = batch
+        .iter()
+        .map(|(img, f, data)| Frame::new(data, img.width as u32, img.height as u32, 0, *f).unwrap())
+        .collect();
+    let mut enc = hardware();
+    let mut got = Vec::new();
+    enc.encode_batch(&frames, 90, |i, jpeg| {
+        got.push((i, jpeg.map(|j| j.to_vec())))
+    })
+    .unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        (0..6).collect::<Vec<_>>()
+    );
+    // The model is deterministic: each frame's JPEG is byte for byte the one it gets alone.
+    for ((_, jpeg), frame) in got.iter().zip(&frames) {
+        let jpeg = jpeg
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: {e}", frame.format().name()));
+        let alone = enc.encode(frame, 90).unwrap().to_vec();
+        assert!(
+            *jpeg == alone,
+            "{} {}x{}",
+            frame.format().name(),
+            frame.width(),
+            frame.height()
+        );
+    }
+    enc.release();
+    assert_eq!(emu_stat("new_cmds"), 12);
+    // E: the odd frames went to the second slot; J has no input offset (one by one).
+    let expected = if generation() == "E" { 3 } else { 0 };
+    assert_eq!(emu_stat("offset_jobs"), expected);
+    assert_eq!(
+        emu_stat("stale_input_jobs"),
+        0,
+        "a slot was overwritten while read"
+    );
+    assert_eq!(emu_stat("hazards"), 0);
+    // The device is free afterwards, for this handle and others.
+    assert!(encode(&mut hardware(), &synthetic(64, 64), PixelFormat::Nv12, 80).is_ok());
+}
+
+#[test]
+fn a_device_fault_in_a_batch_hits_that_frame_only() {
+    if !in_emulator(
+        "a_device_fault_in_a_batch_hits_that_frame_only",
+        &[("JPEGENC_EMU_FAULT", "corrupt@3")],
+    ) {
+        return;
+    }
+    let batch = batch_of_frames();
+    let frames: Vec<Frame> = batch
+        .iter()
+        .map(|(img, f, data)| Frame::new(data, img.width as u32, img.height as u32, 0, *f).unwrap())
+        .collect();
+    for (choice, failures) in [(BackendChoice::Hardware, 1), (BackendChoice::Auto, 0)] {
+        let mut enc = Encoder::open(None, choice).unwrap();
+        let mut results = Vec::new();
+        enc.encode_batch(&frames, 90, |i, jpeg| {
+            results.push((i, jpeg.map(|j| decode_rgb(j).pixels)))
+        })
+        .unwrap();
+        assert_eq!(results.len(), 6, "{choice:?}");
+        let failed = results.iter().filter(|r| r.1.is_err()).count();
+        assert_eq!(failed, failures, "{choice:?}");
+        for ((_, pixels), (img, _, _)) in results.iter().zip(&batch) {
+            if let Ok(pixels) = pixels {
+                assert_eq!(pixels.len(), img.pixels.len());
+                assert!(psnr(pixels, &img.pixels) > 20.0);
+            }
+        }
+    }
+}
+
 #[test]
 fn custom_quantisation_tables() {
     if !in_emulator("custom_quantisation_tables", &[("JPEGENC_EMU_MPIXPS", "0")]) {

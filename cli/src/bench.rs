@@ -165,6 +165,58 @@ fn emulator_jobs() -> Option<(f64, f64, f64)> {
     ))
 }
 
+/// Pipelining: a batch lays frame N+1 out while the device encodes frame N (E generation),
+/// against one call per frame; both against the device's own time per job.
+fn pipelining(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), String> {
+    let (w, h) = (1280, 720);
+    for format in FORMATS {
+        let case = format!("{w}x{h} {}", format.name());
+        r.step(&format!("pipelined batch {case}"));
+        let data = frame_bytes(format, w, h);
+        let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
+        let batch = vec![frame; frames.max(4)];
+        let mut enc = Encoder::open(None, BackendChoice::Hardware).map_err(|e| e.to_string())?;
+        let (single, _) = time(batch.len(), || {
+            enc.encode(&frame, 90).expect("hardware encode");
+            enc.release();
+        });
+        let before = emulator_jobs();
+        let t0 = Instant::now();
+        let mut failed = 0;
+        enc.encode_batch(&batch, 90, |_, jpeg| failed += jpeg.is_err() as usize)
+            .map_err(|e| e.to_string())?;
+        let piped = t0.elapsed().as_secs_f64() / batch.len() as f64;
+        if failed > 0 {
+            return Err(format!("{failed} frames of the batch failed"));
+        }
+        r.add(
+            "pipeline",
+            format!("{case}: batch throughput / one call per frame"),
+            single / piped,
+            "x",
+        );
+        if let (Some((c0, t0, _)), Some((c1, t1, _))) = (before, emulator_jobs()) {
+            if c1 > c0 {
+                let job = (t1 - t0) / (c1 - c0) * 1e-6;
+                r.add(
+                    "pipeline",
+                    format!("{case}: batch throughput / the emulator's job rate"),
+                    job / piped,
+                    "x",
+                );
+            }
+        }
+        let modelled = (w.div_ceil(16) * 16 * h.div_ceil(16) * 16) as f64 / (mpixps * 1e6);
+        r.add(
+            "pipeline",
+            format!("{case}: batch throughput / modelled hardware rate"),
+            modelled / piped,
+            "x",
+        );
+    }
+    Ok(())
+}
+
 /// The hardware section, run inside a child with the emulator at `mpixps`.
 fn hardware_child(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), String> {
     let device = amljpeg::engine::resolve_device(None);
@@ -227,7 +279,9 @@ fn hardware_child(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), Stri
                 if model_cpu.is_some() {
                     r.add(
                         "hardware",
-                        format!("{case}: library CPU / wall (emulator's in-process model excluded)"),
+                        format!(
+                            "{case}: library CPU / wall (emulator's in-process model excluded)"
+                        ),
                         library_cpu / wall,
                         "x",
                     );
@@ -264,6 +318,9 @@ fn hardware_child(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), Stri
                 }
             }
         }
+    }
+    if mpixps > 0.0 {
+        pipelining(r, mpixps, frames)?;
     }
     if mpixps > 0.0 {
         // Threads sharing the device: throughput must not fall as threads are added.

@@ -932,6 +932,7 @@ impl Driver {
             if offset % 8 != 0 {
                 self.hazard(st, format!("input offset {offset:#x} is not 8-byte aligned (canvas addresses round up)"));
             }
+            st.stats.offset_jobs += (offset != 0) as u64;
             Some(level.input_start as usize + offset as usize)
         } else {
             self.hazard(st, format!("memory type {mem_type} (CANVAS/PHYSICAL) is not reachable from userspace in the model; the hardware reads foreign memory"));

@@ -20,6 +20,8 @@ pub struct Stats {
     pub hazards: u64,
     pub eperm: u64,
     pub maps: u64,
+    /// Jobs whose input starts at a non-zero offset in the input area (NEW_CMD word 4).
+    pub offset_jobs: u64,
     /// Jobs whose model encode outlasted the modelled hardware time (completion came late).
     pub late_completions: u64,
     /// Microseconds from NEW_CMD to completion, summed over completed jobs.
@@ -46,6 +48,7 @@ impl Stats {
             ("hazards", self.hazards),
             ("eperm", self.eperm),
             ("maps", self.maps),
+            ("offset_jobs", self.offset_jobs),
             ("late_completions", self.late_completions),
             ("job_time_us", self.job_time_us),
             ("model_cpu_us", self.model_cpu_ns / 1000),

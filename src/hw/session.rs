@@ -149,6 +149,15 @@ fn open_error(path: &Path, e: std::io::Error) -> Error {
     Error::new(kind, format!("cannot open {}: {e}", path.display()))
 }
 
+/// The output format (4:2:0 or 4:2:2; the hardware makes no usable 4:4:4).
+fn out_format(subsampling: Subsampling) -> u32 {
+    if subsampling == Subsampling::S422 {
+        fmt::YUV422_SINGLE
+    } else {
+        fmt::YUV420
+    }
+}
+
 /// `$AML_JPEG_VERIFY=1`: decode every scan's Huffman codes before trusting it (by default
 /// only short scans and those without EOI are, the rest get the cheap checks).
 fn verify_all() -> bool {
@@ -369,20 +378,74 @@ impl Session {
     ) -> Result<()> {
         self.output = Output::None;
         self.supports_quantisation(quant)?;
-        let out_fmt = if subsampling == Subsampling::S422 {
-            fmt::YUV422_SINGLE
-        } else {
-            fmt::YUV420
-        };
         match self.info.generation {
-            Generation::E => self.run_e(layout, quant, out_fmt, deadline)?,
+            Generation::E => {
+                self.start_e(layout, 0, quant, subsampling)?;
+                self.finish_e(deadline)?;
+            }
             Generation::J => {
                 let Quantisation::Quality(quality) = *quant else {
                     unreachable!("checked by supports_quantisation")
                 };
-                self.run_j(layout, quality, out_fmt, deadline)?
+                self.run_j(layout, quality, out_format(subsampling), deadline)?
             }
         }
+        self.check_output(layout, quant, subsampling)
+    }
+
+    /// Pipelining (E only): the spacing of two input slots for frames up to `extent` bytes,
+    /// when two fit the input area. NEW_CMD's offset word points the hardware at either.
+    pub fn slot_stride(&self, extent: usize) -> Option<usize> {
+        let stride = extent.next_multiple_of(4096);
+        (self.info.generation == Generation::E && 2 * stride <= self.info.buffers.input.len())
+            .then_some(stride)
+    }
+
+    /// Input slot `slot` of `stride` bytes (see [`Session::slot_stride`]).
+    pub fn input_slot(&mut self, slot: usize, stride: usize) -> &mut [u8] {
+        &mut self.input_area()[slot * stride..(slot + 1) * stride]
+    }
+
+    /// Pipelining (E only): starts the frame laid out at `offset` in the input area and
+    /// returns at once; [`Session::finish`] waits for it. Until then the CPU may write the
+    /// other slot, but must not touch this one or the bitstream buffer.
+    pub fn start(
+        &mut self,
+        layout: &InputLayout,
+        offset: usize,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+    ) -> Result<()> {
+        self.output = Output::None;
+        if self.info.generation != Generation::E {
+            return Err(Error::unsupported(
+                "only the E driver takes an input offset",
+            ));
+        }
+        self.supports_quantisation(quant)?;
+        self.start_e(layout, offset, quant, subsampling)
+    }
+
+    /// Waits for the frame [`Session::start`] started and checks its JPEG.
+    pub fn finish(
+        &mut self,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+        deadline: Instant,
+    ) -> Result<()> {
+        self.finish_e(deadline)?;
+        self.check_output(layout, quant, subsampling)
+    }
+
+    /// The cheap checks every JPEG gets: the header is the driver's, with the size, sampling
+    /// and tables asked for.
+    fn check_output(
+        &mut self,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+    ) -> Result<()> {
         let jpeg = self.output();
         let header = output::check_header(jpeg)?;
         // The tables are driver globals and the E ones persist across opens: make sure the
@@ -413,13 +476,20 @@ impl Session {
         Ok(())
     }
 
-    fn run_e(
+    fn start_e(
         &mut self,
         layout: &InputLayout,
+        offset: usize,
         quant: &Quantisation,
-        out_fmt: u32,
-        deadline: Instant,
+        subsampling: Subsampling,
     ) -> Result<()> {
+        let end = offset.checked_add(layout.extent);
+        if offset % 64 != 0 || end.is_none_or(|end| end > self.info.buffers.input.len()) {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "an input slot outside the input area",
+            ));
+        }
         let fd = self.fd();
         let quality = self.set_e_tables(quant)?;
         // Width, height and quality are driver globals: set them for every frame and make sure
@@ -442,14 +512,19 @@ impl Session {
         let cmd: [u32; e::NEW_CMD_WORDS] = [
             p::LOCAL_BUFF,
             layout.format,
-            out_fmt,
+            out_format(subsampling),
             0,
-            0,
+            offset as u32,
             layout.extent as u32,
             1,
         ];
         // SAFETY: the driver reads exactly NEW_CMD_WORDS words.
         unsafe { e::new_cmd(fd, &cmd) }.map_err(|e| device_error("NEW_CMD", e))?;
+        Ok(())
+    }
+
+    fn finish_e(&mut self, deadline: Instant) -> Result<()> {
+        let fd = self.fd();
         self.wait(deadline, true)?;
         let mut size = 0u32;
         // SAFETY: a u32 we own.

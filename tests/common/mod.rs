@@ -15,6 +15,7 @@ pub fn testdata(name: &str) -> PathBuf {
 }
 
 /// An RGB image, tightly packed.
+#[derive(Clone)]
 pub struct Rgb {
     pub width: usize,
     pub height: usize,
