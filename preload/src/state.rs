@@ -68,6 +68,7 @@ pub fn insert(cinfo: usize, state: State) {
     let old = states()
         .get_or_insert_with(HashMap::new)
         .insert(cinfo, Box::new(state));
+    // Closed after the registry's lock is released (closing may wait for the device).
     if let Some(old) = old {
         close(&old);
     }

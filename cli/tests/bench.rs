@@ -1,0 +1,44 @@
+//! `amljpeg bench` runs end to end (against the emulator beside the binary) and reports every
+//! section with finite figures. Tiny frame counts: this checks that it works, not how fast.
+
+use std::process::Command;
+
+#[test]
+fn bench_reports_every_section() {
+    if std::env::var_os("AMLJPEG_TEST_RUNNER").is_some() {
+        return; // it re-executes itself with the emulator preloaded: native runs only
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_amljpeg"))
+        .args(["bench", "--frames", "2", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let emulated = std::path::Path::new(env!("CARGO_BIN_EXE_amljpeg"))
+        .with_file_name("libjpegenc_emu.so")
+        .is_file();
+    let mut sections = vec!["input", "software"];
+    if emulated {
+        sections.extend(["hardware", "pipeline", "scaling", "overhead"]);
+    }
+    for section in sections {
+        assert!(
+            text.contains(&format!("\"section\": \"{section}\"")),
+            "no {section} figures in {text}"
+        );
+    }
+    for value in text.split("\"value\": ").skip(1) {
+        let v: f64 = value
+            .split(',')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap_or(f64::NAN);
+        assert!(v.is_finite() && v >= 0.0, "a figure is {v}: {text}");
+    }
+}
