@@ -69,6 +69,11 @@ def _load(path):
     lib.aml_jpeg_max_output_size.restype = i32
     lib.aml_jpeg_set_subsampling.argtypes = [p, i32]
     lib.aml_jpeg_set_subsampling.restype = i32
+    lib.aml_jpeg_set_quant_tables.argtypes = [p, ctypes.POINTER(ctypes.c_uint16),
+                                              ctypes.POINTER(ctypes.c_uint16)]
+    lib.aml_jpeg_set_quant_tables.restype = i32
+    lib.aml_jpeg_set_busy_wait.argtypes = [p, i32]
+    lib.aml_jpeg_set_busy_wait.restype = i32
     lib.aml_jpeg_last_backend.argtypes = [p, ctypes.POINTER(i32)]
     lib.aml_jpeg_last_backend.restype = i32
     lib.aml_jpeg_close.argtypes = [p]
@@ -171,6 +176,27 @@ class Encoder:
         if isinstance(code, str):
             raise ValueError("unknown subsampling %r" % (subsampling,))
         self._check(self._lib.aml_jpeg_set_subsampling(self._handle, code))
+
+    def set_quant_tables(self, luma=None, chroma=None):
+        """Quantises with these tables (64 entries each, natural order, 1..255) instead of by
+        quality; no arguments go back to quality. Tables no quality reproduces need the E
+        generation's hardware (elsewhere encoding raises AmlJpegError, UNSUPPORTED)."""
+        if (luma is None) != (chroma is None):
+            raise ValueError("give both tables or neither")
+        if luma is None:
+            self._check(self._lib.aml_jpeg_set_quant_tables(self._handle, None, None))
+            return
+        tables = []
+        for t in (luma, chroma):
+            t = [int(v) for v in t]
+            if len(t) != 64:
+                raise ValueError("a quantisation table has 64 entries")
+            tables.append((ctypes.c_uint16 * 64)(*[min(max(v, 0), 0xFFFF) for v in t]))
+        self._check(self._lib.aml_jpeg_set_quant_tables(self._handle, tables[0], tables[1]))
+
+    def set_busy_wait(self, milliseconds):
+        """How long a hardware encoder waits for a device that is in use (negative: default)."""
+        self._check(self._lib.aml_jpeg_set_busy_wait(self._handle, int(milliseconds)))
 
     def encode(self, image, quality=90, width=None, height=None, format=None, stride=0):
         """Encodes a numpy array, PIL image or raw buffer; returns the JPEG as bytes."""

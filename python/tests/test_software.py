@@ -96,3 +96,24 @@ def test_small_output_buffer_and_bad_backend():
     with pytest.raises(amljpeg.AmlJpegError) as err:
         amljpeg.Encoder(device="/nonexistent/jpegenc", backend="hardware")
     assert err.value.status == amljpeg.ERR_NO_DEVICE
+
+
+def test_quant_tables():
+    """Tables equal to a quality's work in software too; other tables are refused there."""
+    img = Image.open(os.path.join(TESTDATA, "chelsea.png")).convert("RGB")
+    ref = Image.open(io.BytesIO(pillow_jpeg(img, 60)))
+    q60 = ref.quantization  # libjpeg's quality-60 tables (Pillow lists them in natural order)
+    with amljpeg.Encoder(backend="software") as enc:
+        enc.set_quant_tables(q60[0], q60[1])
+        ours = Image.open(io.BytesIO(enc.encode(img, quality=5)))
+        assert ours.quantization == q60
+        enc.set_quant_tables([2 + i for i in range(64)], [3] * 64)
+        with pytest.raises(amljpeg.AmlJpegError):
+            enc.encode(img)
+        with pytest.raises(amljpeg.AmlJpegError):
+            enc.set_quant_tables([0] * 64, [1] * 64)
+        with pytest.raises(ValueError):
+            enc.set_quant_tables([1] * 64)
+        enc.set_quant_tables()
+        assert Image.open(io.BytesIO(enc.encode(img, quality=60))).quantization == q60
+        enc.set_busy_wait(0)
