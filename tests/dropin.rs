@@ -57,7 +57,7 @@ fn run(
     let dir = state_dir();
     let stats = dir.join("stats.json");
     let mut cmd = Command::new(program);
-    cmd.args(args).envs(env.iter().copied());
+    cmd.args(args);
     if let Some(generation) = dropin {
         let preload = format!("{} {}", preload_lib().display(), emulator_lib().display());
         cmd.env("LD_PRELOAD", preload)
@@ -67,6 +67,7 @@ fn run(
             .env("JPEGENC_EMU_INIT_MS", "0")
             .env("AMLJPEG_PRELOAD_LOG", "1");
     }
+    cmd.envs(env.iter().copied());
     let result = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
     assert!(
@@ -221,6 +222,74 @@ fn a_device_fault_falls_back_to_the_real_libjpeg() {
             let (p, r) = (psnr_of(&ours.jpeg, &img), psnr_of(&reference.jpeg, &img));
             assert!(p > r - 1.5, "{what}: {p:.2} dB vs {r:.2} dB");
         }
+    }
+}
+
+/// Another process holds the device: the drop-in does not wait (by default) and the real
+/// libjpeg encodes the image, giving the very file it would have written alone.
+#[test]
+fn a_busy_device_leaves_the_image_to_the_real_libjpeg() {
+    if !native() || Command::new("cjpeg").arg("-version").output().is_err() {
+        return;
+    }
+    let img = load_rgb("chelsea.png");
+    let input = ppm(&img);
+    let out = state_dir().join("out.jpg");
+    let args = [
+        "-quality",
+        "85",
+        "-outfile",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ];
+    let reference = run("cjpeg", &args, &out, None, &[]);
+    for generation in ["E", "J"] {
+        // The holder: libamljpeg from Python, a hardware handle kept open with a JPEG leased.
+        let dir = state_dir();
+        let holder = r#"
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import amljpeg
+enc = amljpeg.Encoder(backend="hardware")
+enc.encode(bytes(64 * 64 * 3), width=64, height=64, format="rgb24")
+print("holding", flush=True)
+time.sleep(30)
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", holder, root().join("python").to_str().unwrap()])
+            .env("AMLJPEG_LIB", preload_lib().with_file_name("libamljpeg.so"))
+            .env("LD_PRELOAD", emulator_lib())
+            .env("JPEGENC_EMU_GEN", generation)
+            .env("JPEGENC_EMU_STATE_DIR", &dir)
+            .env("JPEGENC_EMU_INIT_MS", "0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "holding", "the holder did not get the device");
+        let ours = run(
+            "cjpeg",
+            &args,
+            &out,
+            Some(generation),
+            &[("JPEGENC_EMU_STATE_DIR", dir.to_str().unwrap())],
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            ours.stderr.contains("the real libjpeg encodes this image"),
+            "{generation}:\n{}",
+            ours.stderr
+        );
+        assert!(
+            ours.jpeg == reference.jpeg,
+            "{generation}: not the real libjpeg's file"
+        );
     }
 }
 
