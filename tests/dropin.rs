@@ -16,21 +16,24 @@ fn root() -> PathBuf {
 
 /// libamljpeg_preload.so, with libamljpeg.so beside it, built here in release mode.
 fn preload_lib() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "amljpeg",
-            "-p",
-            "amljpeg-preload",
-        ])
-        .current_dir(root())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "building the drop-in failed");
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "amljpeg",
+                "-p",
+                "amljpeg-preload",
+            ])
+            .current_dir(root())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "building the drop-in failed");
+    });
     root().join("target/release/libamljpeg_preload.so")
 }
 
