@@ -460,8 +460,15 @@ unsafe fn rows_taken(st: *mut State, c: Cinfo, rows: usize) -> c_uint {
             c.set_uint(F::NextScanline, c.uint(F::NextScanline) + rows as c_uint);
             return rows as c_uint;
         }
-        if let Err(why) = guard(|| encode(&mut *st, c)) {
-            log!("{why}: the real libjpeg encodes this image instead");
+        // The reason is logged and dropped before the real libjpeg runs (it may longjmp).
+        let failed = guard(|| match encode(&mut *st, c) {
+            Ok(()) => false,
+            Err(why) => {
+                log!("{why}: the real libjpeg encodes this image instead");
+                true
+            }
+        });
+        if failed {
             software(st, c);
             guard(|| adopt_capture(&mut *st));
         }
