@@ -384,7 +384,9 @@ impl Encoder {
         self.release();
         let quant = self.quantisation(quality)?;
         let pipelined = match self.pipeline_device(frames, &quant) {
-            Some(lease) => self.encode_pipelined(lease, frames, &quant, &mut done),
+            Some((lease, stride)) => {
+                self.encode_pipelined(lease, stride, frames, &quant, &mut done)
+            }
             None => Err(frames),
         };
         if let Err(rest) = pipelined {
@@ -398,8 +400,12 @@ impl Encoder {
         Ok(())
     }
 
-    /// The device, when this batch can be pipelined on it.
-    fn pipeline_device(&self, frames: &[Frame<'_>], quant: &Quantisation) -> Option<Lease> {
+    /// The device and the spacing of its two input slots, when this batch can be pipelined.
+    fn pipeline_device(
+        &self,
+        frames: &[Frame<'_>],
+        quant: &Quantisation,
+    ) -> Option<(Lease, usize)> {
         let auto_ok = frames
             .iter()
             .all(|f| self.auto_wants_hardware(f.width(), f.height()));
@@ -425,8 +431,8 @@ impl Encoder {
                     .extent,
             );
         }
-        session.slot_stride(extent)?;
-        Some(lease)
+        let stride = session.slot_stride(extent)?;
+        Some((lease, stride))
     }
 
     /// The pipelined loop. Err(frames not yet handed out) when the device is lost and the rest
@@ -434,21 +440,12 @@ impl Encoder {
     fn encode_pipelined<'f, 'a>(
         &mut self,
         mut lease: Lease,
+        stride: usize,
         frames: &'f [Frame<'a>],
         quant: &Quantisation,
         done: &mut impl FnMut(usize, Result<&[u8]>),
     ) -> std::result::Result<(), &'f [Frame<'a>]> {
         let sub = self.subsampling;
-        let stride = {
-            let session = lease.session(None).map_err(|_| frames)?;
-            let extent = frames
-                .iter()
-                .filter_map(|f| session.input_layout(f.format(), f.width(), f.height()).ok())
-                .map(|l| l.extent)
-                .max()
-                .unwrap_or(0);
-            session.slot_stride(extent).ok_or(frames)?
-        };
         // The frame the device is encoding: (index, layout, deadline).
         let mut running: Option<(usize, InputLayout, Instant)> = None;
         for (i, frame) in frames.iter().enumerate() {
