@@ -2,6 +2,7 @@
 //! public API. Found as `$AMLJPEG_LIBRARY`, else next to the drop-in (`libamljpeg.so.0` or,
 //! in a build tree, `libamljpeg.so`), else by the loader's search for `libamljpeg.so.0`.
 
+use crate::real::symbol;
 use libc::{c_char, c_int, c_void};
 use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
@@ -47,29 +48,21 @@ pub struct Api {
 /// # Safety
 /// `lib` is a live dlopen handle of libamljpeg.
 unsafe fn resolve(lib: *mut c_void, path: String) -> Option<Api> {
-    macro_rules! sym {
-        ($name:literal) => {{
-            // SAFETY: a NUL-terminated name and a live handle.
-            let p = unsafe { libc::dlsym(lib, concat!($name, "\0").as_ptr().cast()) };
-            if p.is_null() {
-                return None;
-            }
-            // SAFETY: libamljpeg's function of this name has the field's C signature
-            // (include/amljpeg.h).
-            unsafe { crate::real::fn_ptr(p) }
-        }};
+    // SAFETY: for every symbol below: a live handle; each function has the field's C signature
+    // (include/amljpeg.h).
+    unsafe {
+        Some(Api {
+            open: symbol(lib, c"aml_jpeg_open")?,
+            close: symbol(lib, c"aml_jpeg_close")?,
+            set_subsampling: symbol(lib, c"aml_jpeg_set_subsampling")?,
+            set_quant_tables: symbol(lib, c"aml_jpeg_set_quant_tables")?,
+            set_busy_wait: symbol(lib, c"aml_jpeg_set_busy_wait")?,
+            encode: symbol(lib, c"aml_jpeg_encode")?,
+            release: symbol(lib, c"aml_jpeg_release")?,
+            last_error: symbol(lib, c"aml_jpeg_last_error")?,
+            path,
+        })
     }
-    Some(Api {
-        open: sym!("aml_jpeg_open"),
-        close: sym!("aml_jpeg_close"),
-        set_subsampling: sym!("aml_jpeg_set_subsampling"),
-        set_quant_tables: sym!("aml_jpeg_set_quant_tables"),
-        set_busy_wait: sym!("aml_jpeg_set_busy_wait"),
-        encode: sym!("aml_jpeg_encode"),
-        release: sym!("aml_jpeg_release"),
-        last_error: sym!("aml_jpeg_last_error"),
-        path,
-    })
 }
 
 fn candidates() -> Vec<String> {

@@ -304,24 +304,41 @@ impl Job {
                 (std::borrow::Cow::Owned(rgb), w * 3, aml::FORMAT_RGB24)
             }
             Input::YCbCr => {
-                let sample = |c: usize, x: usize, y: usize| {
-                    self.rows[y.min(h - 1) * self.row_bytes + x.min(w - 1) * 3 + c]
+                let s = |c: usize, x: usize, y: usize| {
+                    self.rows[y.min(h - 1) * self.row_bytes + x.min(w - 1) * 3 + c] as usize
                 };
-                self.subsampled(sample)
+                // Chroma means as libjpeg's downsamplers round them (alternating bias), edges
+                // replicated: 2×1 for 4:2:2, 2×2 for 4:2:0.
+                let s422 = self.s422;
+                self.pack(
+                    |x, y| s(0, x, y) as u8,
+                    |c, x, y| {
+                        let (x0, x1) = (2 * x, 2 * x + 1);
+                        if s422 {
+                            ((s(c, x0, y) + s(c, x1, y) + (x & 1)) >> 1) as u8
+                        } else {
+                            let (y0, y1) = (2 * y, 2 * y + 1);
+                            let sum = s(c, x0, y0) + s(c, x1, y0) + s(c, x0, y1) + s(c, x1, y1);
+                            ((sum + 1 + (x & 1)) >> 2) as u8
+                        }
+                    },
+                )
             }
             Input::Raw => {
                 let p = &self.planes;
-                let sample = |c: usize, x: usize, y: usize| p[c].data[y * p[c].stride + x];
-                self.downsampled_planes(sample)
+                let s = |c: usize, x: usize, y: usize| p[c].data[y * p[c].stride + x];
+                self.pack(|x, y| s(0, x, y), s)
             }
         }
     }
 
-    /// Full-resolution YCbCr to I420 (2×2 means) or YUYV (2×1 means), rounding as libjpeg's
-    /// downsamplers do (alternating bias), edges replicated.
-    fn subsampled(
+    /// An I420 frame (4:2:0) or a YUYV one (4:2:2) from a luma sampler (x, y; for an odd width
+    /// YUYV also asks for x = width) and a chroma sampler (component 1 or 2, x, y at chroma
+    /// resolution).
+    fn pack(
         &self,
-        s: impl Fn(usize, usize, usize) -> u8,
+        luma: impl Fn(usize, usize) -> u8,
+        chroma: impl Fn(usize, usize, usize) -> u8,
     ) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
@@ -329,61 +346,19 @@ impl Job {
             let mut out = Vec::with_capacity(cw * 4 * h);
             for y in 0..h {
                 for x in 0..cw {
-                    let (x0, x1) = (2 * x, 2 * x + 1);
-                    let mean =
-                        |c| ((s(c, x0, y) as usize + s(c, x1, y) as usize + (x & 1)) >> 1) as u8;
-                    out.extend_from_slice(&[s(0, x0, y), mean(1), s(0, x1, y), mean(2)]);
+                    let (y0, y1) = (luma(2 * x, y), luma(2 * x + 1, y));
+                    out.extend_from_slice(&[y0, chroma(1, x, y), y1, chroma(2, x, y)]);
                 }
             }
             return (out.into(), cw * 4, aml::FORMAT_YUYV);
         }
         let mut out = Vec::with_capacity(w * h + 2 * cw * ch);
         for y in 0..h {
-            out.extend((0..w).map(|x| s(0, x, y)));
+            out.extend((0..w).map(|x| luma(x, y)));
         }
         for c in 1..3 {
             for y in 0..ch {
-                for x in 0..cw {
-                    let sum: usize = [(0, 0), (1, 0), (0, 1), (1, 1)]
-                        .iter()
-                        .map(|&(dx, dy)| s(c, 2 * x + dx, 2 * y + dy) as usize)
-                        .sum();
-                    out.push(((sum + 1 + (x & 1)) >> 2) as u8);
-                }
-            }
-        }
-        (out.into(), w, aml::FORMAT_I420)
-    }
-
-    /// Raw planes (already downsampled) to I420 or YUYV.
-    fn downsampled_planes(
-        &self,
-        s: impl Fn(usize, usize, usize) -> u8,
-    ) -> (std::borrow::Cow<'_, [u8]>, usize, i32) {
-        let (w, h) = (self.width, self.height);
-        let cw = w.div_ceil(2);
-        if self.s422 {
-            let mut out = Vec::with_capacity(cw * 4 * h);
-            for y in 0..h {
-                for x in 0..cw {
-                    out.extend_from_slice(&[
-                        s(0, 2 * x, y),
-                        s(1, x, y),
-                        s(0, 2 * x + 1, y),
-                        s(2, x, y),
-                    ]);
-                }
-            }
-            return (out.into(), cw * 4, aml::FORMAT_YUYV);
-        }
-        let ch = h.div_ceil(2);
-        let mut out = Vec::with_capacity(w * h + 2 * cw * ch);
-        for y in 0..h {
-            out.extend((0..w).map(|x| s(0, x, y)));
-        }
-        for c in 1..3 {
-            for y in 0..ch {
-                out.extend((0..cw).map(|x| s(c, x, y)));
+                out.extend((0..cw).map(|x| chroma(c, x, y)));
             }
         }
         (out.into(), w, aml::FORMAT_I420)

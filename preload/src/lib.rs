@@ -826,52 +826,55 @@ unsafe fn abandon(st: *mut State, cinfo: *mut c_void, destroy: bool) {
     })
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn jpeg_abort_compress(cinfo: *mut c_void) {
-    let st = lookup(cinfo);
-    // SAFETY: as in jpeg_start_compress.
+/// The four calls that end an object's image (and, for destroy, the object): ours is dropped,
+/// then the real libjpeg's `call` runs.
+///
+/// # Safety
+/// `cinfo` is a live libjpeg object (compress or decompress), `st` its state or NULL.
+unsafe fn end_image(
+    st: *mut State,
+    cinfo: *mut c_void,
+    destroy: bool,
+    call: fn(&real::Real) -> unsafe extern "C" fn(real::Cinfo),
+) {
+    // SAFETY: per the contract.
     unsafe {
         let real = real_for(st);
-        abandon(st, cinfo, false);
-        (real.abort_compress)(cinfo)
+        abandon(st, cinfo, destroy);
+        call(real)(cinfo)
     }
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn jpeg_abort_compress(cinfo: *mut c_void) {
+    // SAFETY: the program's live object.
+    unsafe { end_image(lookup(cinfo), cinfo, false, |r| r.abort_compress) }
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn jpeg_abort(cinfo: *mut c_void) {
+    // The real jpeg_finish_compress of our fallback ends here: its jpeg_abort would free the
+    // image's memory pool, where programs keep their own row buffers (cjpeg does) while they
+    // still use them. The real abort runs when the program finishes the image.
     let st = lookup(cinfo);
-    // SAFETY: as in jpeg_start_compress (also called for decompress objects: not ours).
+    // SAFETY: `st` is NULL or live; the program's live object (decompress objects too: not
+    // ours, forwarded).
     unsafe {
-        // The real jpeg_finish_compress of our fallback ends here: its jpeg_abort would free
-        // the image's memory pool, where programs keep their own row buffers (cjpeg does)
-        // while they still use them. The real abort runs when the program finishes the image.
         if phase(st) == Some(Phase::Software) {
             return;
         }
-        let real = real_for(st);
-        abandon(st, cinfo, false);
-        (real.abort)(cinfo)
+        end_image(st, cinfo, false, |r| r.abort)
     }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn jpeg_destroy_compress(cinfo: *mut c_void) {
-    let st = lookup(cinfo);
-    // SAFETY: as in jpeg_start_compress.
-    unsafe {
-        let real = real_for(st);
-        abandon(st, cinfo, true);
-        (real.destroy_compress)(cinfo)
-    }
+    // SAFETY: the program's live object.
+    unsafe { end_image(lookup(cinfo), cinfo, true, |r| r.destroy_compress) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn jpeg_destroy(cinfo: *mut c_void) {
-    let st = lookup(cinfo);
-    // SAFETY: as in jpeg_start_compress (also called for decompress objects: not ours).
-    unsafe {
-        let real = real_for(st);
-        abandon(st, cinfo, true);
-        (real.destroy)(cinfo)
-    }
+    // SAFETY: the program's live object (decompress objects too: not ours, forwarded).
+    unsafe { end_image(lookup(cinfo), cinfo, true, |r| r.destroy) }
 }

@@ -28,46 +28,41 @@ pub struct Real {
     pub origin: String,
 }
 
-/// A symbol's address as the function pointer type `T`.
+/// Symbol `name` of `handle` (RTLD_NEXT or a dlopen handle) as the function pointer type `T`;
+/// None when it is not there.
 ///
 /// # Safety
-/// `T` is a function pointer type with the symbol's C signature.
-pub unsafe fn fn_ptr<T: Copy>(p: *mut c_void) -> T {
+/// `handle` is RTLD_NEXT or live; `T` is a function pointer type with the symbol's C signature.
+pub unsafe fn symbol<T: Copy>(handle: *mut c_void, name: &CStr) -> Option<T> {
     assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
+    // SAFETY: a NUL-terminated name; the handle per the contract.
+    let p = unsafe { libc::dlsym(handle, name.as_ptr()) };
     // SAFETY: same size (checked); the caller vouches for the signature.
-    unsafe { std::mem::transmute_copy(&p) }
+    (!p.is_null()).then(|| unsafe { std::mem::transmute_copy(&p) })
 }
 
 /// # Safety
 /// `handle` is RTLD_NEXT or a live dlopen handle.
 unsafe fn resolve(handle: *mut c_void, origin: String) -> Option<Real> {
-    macro_rules! sym {
-        ($name:literal) => {{
-            // SAFETY: a NUL-terminated name; the handle per the contract.
-            let p = unsafe { libc::dlsym(handle, concat!($name, "\0").as_ptr().cast()) };
-            if p.is_null() {
-                return None;
-            }
-            // SAFETY: the symbol is libjpeg's function of this name, whose C signature is the
-            // field's type.
-            unsafe { crate::real::fn_ptr(p) }
-        }};
+    // SAFETY: for every symbol below: the handle per the contract; each is libjpeg's function of
+    // that name, whose C signature is the field's type.
+    unsafe {
+        Some(Real {
+            create_compress: symbol(handle, c"jpeg_CreateCompress")?,
+            start_compress: symbol(handle, c"jpeg_start_compress")?,
+            write_scanlines: symbol(handle, c"jpeg_write_scanlines")?,
+            write_raw_data: symbol(handle, c"jpeg_write_raw_data")?,
+            write_marker: symbol(handle, c"jpeg_write_marker")?,
+            write_m_header: symbol(handle, c"jpeg_write_m_header")?,
+            write_m_byte: symbol(handle, c"jpeg_write_m_byte")?,
+            finish_compress: symbol(handle, c"jpeg_finish_compress")?,
+            abort_compress: symbol(handle, c"jpeg_abort_compress")?,
+            destroy_compress: symbol(handle, c"jpeg_destroy_compress")?,
+            abort: symbol(handle, c"jpeg_abort")?,
+            destroy: symbol(handle, c"jpeg_destroy")?,
+            origin,
+        })
     }
-    Some(Real {
-        create_compress: sym!("jpeg_CreateCompress"),
-        start_compress: sym!("jpeg_start_compress"),
-        write_scanlines: sym!("jpeg_write_scanlines"),
-        write_raw_data: sym!("jpeg_write_raw_data"),
-        write_marker: sym!("jpeg_write_marker"),
-        write_m_header: sym!("jpeg_write_m_header"),
-        write_m_byte: sym!("jpeg_write_m_byte"),
-        finish_compress: sym!("jpeg_finish_compress"),
-        abort_compress: sym!("jpeg_abort_compress"),
-        destroy_compress: sym!("jpeg_destroy_compress"),
-        abort: sym!("jpeg_abort"),
-        destroy: sym!("jpeg_destroy"),
-        origin,
-    })
 }
 
 /// The path of the object containing `addr` ("" for the main program).
