@@ -105,6 +105,21 @@ fn has_segment(jpeg: &[u8], marker: u8, payload: &[u8]) -> bool {
         .any(|(m, p)| *m == marker && p == payload)
 }
 
+/// libjpeg-turbo-progs' cjpeg is installed (scripts/setup.sh installs it).
+fn have_cjpeg() -> bool {
+    Command::new("cjpeg").arg("-version").output().is_ok()
+}
+
+/// cjpeg's arguments for `img` at quality 85, and the file it writes.
+fn cjpeg_q85(img: &Rgb) -> (PathBuf, Vec<String>) {
+    let input = ppm(img);
+    let out = state_dir().join("out.jpg");
+    let args = ["-quality", "85", "-outfile"].map(String::from);
+    let mut args = args.to_vec();
+    args.extend([out.display().to_string(), input.display().to_string()]);
+    (out, args)
+}
+
 /// The C client: every way a libjpeg program hands over an image.
 #[test]
 fn a_libjpeg_program_gets_the_hardware() {
@@ -186,22 +201,12 @@ fn a_libjpeg_program_gets_the_hardware() {
 /// A device fault mid-image: the real libjpeg encodes the collected image; never a broken file.
 #[test]
 fn a_device_fault_falls_back_to_the_real_libjpeg() {
-    if !native() {
+    if !native() || !have_cjpeg() {
         return;
     }
     let img = load_rgb("chelsea.png");
-    let input = ppm(&img);
-    let out = state_dir().join("out.jpg");
-    let args = [
-        "-quality",
-        "85",
-        "-outfile",
-        out.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ];
-    if Command::new("cjpeg").arg("-version").output().is_err() {
-        return;
-    }
+    let (out, args) = cjpeg_q85(&img);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let reference = run("cjpeg", &args, &out, None, &[]);
     for generation in ["E", "J"] {
         for fault in ["corrupt", "no-eoi", "overflow", "eperm:NEW_CMD"] {
@@ -232,19 +237,12 @@ fn a_device_fault_falls_back_to_the_real_libjpeg() {
 /// libjpeg encodes the image, giving the very file it would have written alone.
 #[test]
 fn a_busy_device_leaves_the_image_to_the_real_libjpeg() {
-    if !native() || Command::new("cjpeg").arg("-version").output().is_err() {
+    if !native() || !have_cjpeg() {
         return;
     }
     let img = load_rgb("chelsea.png");
-    let input = ppm(&img);
-    let out = state_dir().join("out.jpg");
-    let args = [
-        "-quality",
-        "85",
-        "-outfile",
-        out.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ];
+    let (out, args) = cjpeg_q85(&img);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let reference = run("cjpeg", &args, &out, None, &[]);
     for generation in ["E", "J"] {
         // The holder: libamljpeg from Python, a hardware handle kept open with a JPEG leased.
@@ -299,7 +297,7 @@ time.sleep(30)
 /// libjpeg-turbo's cjpeg, as shipped.
 #[test]
 fn cjpeg() {
-    if !native() || Command::new("cjpeg").arg("-version").output().is_err() {
+    if !native() || !have_cjpeg() {
         eprintln!("cjpeg not installed (libjpeg-turbo-progs): skipped");
         return;
     }

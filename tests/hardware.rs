@@ -117,16 +117,20 @@ fn batch_of_frames() -> Vec<(Rgb, PixelFormat, Vec<u8>)> {
     .collect()
 }
 
+fn frames_of(batch: &[(Rgb, PixelFormat, Vec<u8>)]) -> Vec<Frame<'_>> {
+    batch
+        .iter()
+        .map(|(img, f, data)| Frame::new(data, img.width as u32, img.height as u32, 0, *f).unwrap())
+        .collect()
+}
+
 #[test]
 fn a_batch_is_pipelined_and_every_frame_is_its_own() {
     if !in_emulator("a_batch_is_pipelined_and_every_frame_is_its_own", &[]) {
         return;
     }
     let batch = batch_of_frames();
-    let frames: Vec<Frame> = batch
-        .iter()
-        .map(|(img, f, data)| Frame::new(data, img.width as u32, img.height as u32, 0, *f).unwrap())
-        .collect();
+    let frames = frames_of(&batch);
     let mut enc = hardware();
     let mut got = Vec::new();
     enc.encode_batch(&frames, 90, |i, jpeg| {
@@ -175,10 +179,7 @@ fn a_device_fault_in_a_batch_hits_that_frame_only() {
         return;
     }
     let batch = batch_of_frames();
-    let frames: Vec<Frame> = batch
-        .iter()
-        .map(|(img, f, data)| Frame::new(data, img.width as u32, img.height as u32, 0, *f).unwrap())
-        .collect();
+    let frames = frames_of(&batch);
     for (choice, failures) in [(BackendChoice::Hardware, 1), (BackendChoice::Auto, 0)] {
         let mut enc = Encoder::open(None, choice).unwrap();
         let mut results = Vec::new();
