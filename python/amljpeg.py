@@ -74,6 +74,8 @@ def _load(path):
     lib.aml_jpeg_set_quant_tables.restype = i32
     lib.aml_jpeg_set_busy_wait.argtypes = [p, i32]
     lib.aml_jpeg_set_busy_wait.restype = i32
+    lib.aml_jpeg_release.argtypes = [p]
+    lib.aml_jpeg_release.restype = i32
     lib.aml_jpeg_last_backend.argtypes = [p, ctypes.POINTER(i32)]
     lib.aml_jpeg_last_backend.restype = i32
     lib.aml_jpeg_close.argtypes = [p]
@@ -135,6 +137,21 @@ def _format_code(format):
         return FORMATS[format.lower()]
     except KeyError:
         raise ValueError("unknown pixel format %r" % (format,)) from None
+
+
+def _writable_address(buffer):
+    """A pointer and length for a writable, contiguous output buffer; anything else is refused
+    (the library would write `length` bytes from the pointer)."""
+    if hasattr(buffer, "__array_interface__"):  # numpy
+        if not buffer.flags["C_CONTIGUOUS"] or not buffer.flags["WRITEABLE"]:
+            raise ValueError("out must be a writable, C-contiguous array")
+        return buffer.ctypes.data, buffer.nbytes, buffer
+    view = memoryview(buffer)
+    if view.readonly or not view.c_contiguous:
+        raise ValueError("out must be a writable, contiguous buffer")
+    view = view.cast("B")
+    holder = (ctypes.c_char * len(view)).from_buffer(view)
+    return ctypes.addressof(holder), len(view), holder
 
 
 def _address(buffer):
@@ -206,17 +223,21 @@ class Encoder:
         address, length, keep = _address(pixels)
         jpeg = ctypes.c_void_p()
         size = ctypes.c_size_t()
-        self._check(self._lib.aml_jpeg_encode(self._handle, address, length, width, height,
-                                              stride, code, quality, ctypes.byref(jpeg),
-                                              ctypes.byref(size)))
-        del keep
-        return ctypes.string_at(jpeg, size.value)
+        try:
+            self._check(self._lib.aml_jpeg_encode(self._handle, address, length, width, height,
+                                                  stride, code, quality, ctypes.byref(jpeg),
+                                                  ctypes.byref(size)))
+            return ctypes.string_at(jpeg, size.value)
+        finally:
+            # The bytes are copied: give the device back to other handles at once.
+            self._lib.aml_jpeg_release(self._handle)
+            del keep
 
     def encode_into(self, image, out, quality=90, width=None, height=None, format=None, stride=0):
         """Encodes into a writable buffer `out` (bytearray, numpy array); returns the length."""
         pixels, width, height, _, code = _pixels_of(image, width, height, format)
         address, length, keep = _address(pixels)
-        out_address, out_len, out_keep = _address(out)
+        out_address, out_len, out_keep = _writable_address(out)
         size = ctypes.c_size_t()
         self._check(self._lib.aml_jpeg_encode_into(self._handle, address, length, width, height,
                                                    stride, code, quality, out_address, out_len,

@@ -76,7 +76,7 @@ run_arm() { qemu-arm -L $sysroot -E LD_LIBRARY_PATH="$PWD/$cbuild:$PWD/$jlib" "$
 run_arm "$cbuild/test_capi" 2
 emu_state=$(mktemp -d)
 run_arm -E LD_PRELOAD="$JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$emu_state" -E JPEGENC_EMU_HW=thread \
-    -E JPEGENC_EMU_INIT_MS=0 -E AMLJPEG_EXPECT_DEVICE=1 "$cbuild/test_capi" 1
+    -E AMLJPEG_EXPECT_DEVICE=1 "$cbuild/test_capi" 1
 rm -rf "$emu_state"
 
 # The driver ABI as each target's C compiler builds it: identical request numbers and sizes.
@@ -90,7 +90,7 @@ python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("
 for mode in mem raw420 raw422 suspend linear; do
     state=$(mktemp -d)
     run_arm -E LD_PRELOAD="$PWD/$out/libamljpeg_preload.so $JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$state" \
-        -E JPEGENC_EMU_STATS="$state/stats.json" -E JPEGENC_EMU_HW=thread -E JPEGENC_EMU_INIT_MS=0 \
+        -E JPEGENC_EMU_STATS="$state/stats.json" -E JPEGENC_EMU_HW=thread \
         -E AMLJPEG_PRELOAD_LOG=1 "$cbuild/dropin_client" $mode "$cbuild/chelsea.ppm" "$state/out.jpg" 85
     grep -q '"new_cmds": 1' "$state/stats.json" || { echo "armhf drop-in: $mode did not reach the hardware"; exit 1; }
     rm -rf "$state"

@@ -14,7 +14,7 @@ export LD_LIBRARY_PATH="$PWD/$out"
 "$out/test_capi" 0
 # The same contract on the hardware backend, against the emulated /dev/jpegenc.
 emu_state=$(mktemp -d)
-emu() { LD_PRELOAD="$PWD/target/release/libjpegenc_emu.so" JPEGENC_EMU_STATE_DIR="$emu_state" JPEGENC_EMU_INIT_MS=0 AMLJPEG_EXPECT_DEVICE=1 "$@"; }
+emu() { LD_PRELOAD="$PWD/target/release/libjpegenc_emu.so" JPEGENC_EMU_STATE_DIR="$emu_state" AMLJPEG_EXPECT_DEVICE=1 "$@"; }
 emu "$out/test_capi" 1
 emu "$out/test_capi" 0
 JPEGENC_EMU_GEN=J emu "$out/test_capi" 1
@@ -47,7 +47,7 @@ if command -v cjpeg >/dev/null; then
     python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
         ../shared/testdata/chelsea.png "$out/chelsea.ppm"
     log=$(LD_PRELOAD="$prefix/lib/libamljpeg_preload.so $PWD/target/release/libjpegenc_emu.so" \
-        JPEGENC_EMU_STATE_DIR="$emu_state" JPEGENC_EMU_INIT_MS=0 AMLJPEG_PRELOAD_LOG=1 \
+        JPEGENC_EMU_STATE_DIR="$emu_state" AMLJPEG_PRELOAD_LOG=1 \
         cjpeg -quality 85 -outfile "$out/dropin.jpg" "$out/chelsea.ppm" 2>&1)
     echo "$log" | grep "$prefix/lib/libamljpeg.so.0 opened the device" >/dev/null
     echo "$log" | grep "on the hardware" >/dev/null

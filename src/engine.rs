@@ -8,6 +8,7 @@ use crate::hw::session::DeviceInfo;
 use crate::hw::{self, Lease, SharedDevice};
 use crate::quant::{QuantTables, Quantisation};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "software")]
@@ -92,6 +93,8 @@ pub struct InputBuffer {
 
 /// An encoder handle: settings, backends and where the last JPEG lives.
 pub struct Encoder {
+    /// A number for messages ("handle #3 holds the device").
+    id: u64,
     choice: BackendChoice,
     device: PathBuf,
     subsampling: Subsampling,
@@ -125,13 +128,17 @@ impl Encoder {
         }
         let hardware = (choice != BackendChoice::Software).then(|| hw::shared(&device));
         if let (BackendChoice::Hardware, Some(shared)) = (choice, &hardware) {
-            match shared.lock().session(None) {
+            // The device must exist and be an encoder; busy (another handle or process has
+            // it) is fine: frames wait for it. Never waits for another handle's lease.
+            match shared.info() {
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::Busy => {}
                 Err(e) => return Err(e),
             }
         }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Encoder {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             choice,
             device,
             subsampling: Subsampling::default(),
@@ -201,24 +208,23 @@ impl Encoder {
         self.pending_input = None;
     }
 
-    /// What the device is, opening it if needed (None for software handles).
-    pub fn device_info(&mut self) -> Result<Option<DeviceInfo>> {
-        self.release();
-        let Some(shared) = &self.hardware else {
-            return Ok(None);
-        };
-        let mut device = shared.lock();
-        Ok(Some(device.session(None)?.info().clone()))
+    /// What the device is, opening it if needed (None for software handles). Never waits for
+    /// a handle holding the device, this one's included.
+    pub fn device_info(&self) -> Result<Option<DeviceInfo>> {
+        match &self.hardware {
+            Some(shared) => shared.info().map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The largest JPEG this handle can produce for a `width`×`height` frame.
     pub fn max_output_size(&self, width: usize, height: usize) -> Result<usize> {
         let software = self.software_bound(width, height);
-        let hardware = self.hardware.as_ref().and_then(|d| {
-            d.try_lock()?
-                .current()
-                .map(|s| s.info().buffers.bitstream.len())
-        });
+        let hardware = self
+            .hardware
+            .as_ref()
+            .and_then(|d| d.known())
+            .map(|info| info.buffers.bitstream.len());
         match (software, hardware) {
             (Ok(s), Some(h)) => Ok(s.max(h)),
             (Ok(s), None) => Ok(s),
@@ -231,13 +237,25 @@ impl Encoder {
         Instant::now() + self.timeout.unwrap_or_else(|| default_timeout(pixels))
     }
 
-    /// Whether AUTO should try the hardware for this frame at all.
-    fn auto_wants_hardware(&self, width: usize, height: usize) -> bool {
+    /// Whether AUTO should try the hardware for this frame at all: not for what the device
+    /// cannot do (as far as its last known description tells) and not while it is backing
+    /// off after failures.
+    fn auto_wants_hardware(&self, width: usize, height: usize, quant: &Quantisation) -> bool {
+        let Some(shared) = self.hardware.as_ref() else {
+            return false;
+        };
+        let device_can = shared.known().is_none_or(|info| {
+            info.check_output_fits(width, height, self.subsampling, quant)
+                .is_ok()
+                && width <= info.max_width as usize
+                && height <= info.max_height as usize
+        });
         self.choice == BackendChoice::Auto
-            && self.hardware.is_some()
             && self.subsampling != Subsampling::S444
             && width >= AUTO_MIN_SIDE
             && height >= AUTO_MIN_SIDE
+            && device_can
+            && !shared.backing_off()
     }
 
     /// Encodes a frame; the JPEG borrows the handle until its next use (see [`Encoder::release`]).
@@ -247,7 +265,7 @@ impl Encoder {
         let hardware = match self.choice {
             BackendChoice::Software => false,
             BackendChoice::Hardware => true,
-            BackendChoice::Auto => self.auto_wants_hardware(frame.width(), frame.height()),
+            BackendChoice::Auto => self.auto_wants_hardware(frame.width(), frame.height(), &quant),
         };
         if hardware {
             match self.encode_hardware(frame, &quant) {
@@ -317,15 +335,17 @@ impl Encoder {
             (_, None) => deadline,
         };
         let wait = wait_until.saturating_duration_since(now);
-        let mut lease = shared.try_lock_arc_for(wait).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Busy,
-                "the device is in use by another handle of this process",
-            )
-        })?;
+        let mut lease = shared.lease(wait, self.id)?;
         let wait_until = (self.choice == BackendChoice::Hardware).then_some(wait_until);
-        lease.session(wait_until)?;
-        Ok(lease)
+        match lease.session(wait_until) {
+            Ok(_) => Ok(lease),
+            Err(e) => {
+                if !matches!(e.kind(), ErrorKind::Busy | ErrorKind::PermissionDenied) {
+                    lease.failed();
+                }
+                Err(e)
+            }
+        }
     }
 
     /// One frame on the device. A failed job resets the session; AUTO retries once on a
@@ -349,6 +369,7 @@ impl Encoder {
                 deadline.max(Instant::now() + Duration::from_millis(1)),
             ) {
                 Ok(()) => {
+                    lease.succeeded();
                     self.lease = Some(lease);
                     self.last_backend = Some(Backend::Hardware);
                     return Ok(());
@@ -362,8 +383,15 @@ impl Encoder {
                     return Err(e)
                 }
                 Err(e) => {
-                    lease.reset();
+                    lease.failed();
                     last = Some(e);
+                    // A timeout already cost the whole deadline: AUTO gives up at once.
+                    if last
+                        .as_ref()
+                        .is_some_and(|e| e.kind() == ErrorKind::Timeout)
+                    {
+                        break;
+                    }
                 }
             }
         }
@@ -408,7 +436,7 @@ impl Encoder {
     ) -> Option<(Lease, usize)> {
         let auto_ok = frames
             .iter()
-            .all(|f| self.auto_wants_hardware(f.width(), f.height()));
+            .all(|f| self.auto_wants_hardware(f.width(), f.height(), quant));
         if frames.len() < 2
             || self.choice == BackendChoice::Software
             || (self.choice == BackendChoice::Auto && !auto_ok)
@@ -479,7 +507,7 @@ impl Encoder {
             match session.start(&layout, slot * stride, quant, sub) {
                 Ok(()) => running = Some((i, layout, deadline)),
                 Err(e) => {
-                    lease.reset();
+                    lease.failed();
                     self.fail_one(i, frame, quant, e, done);
                 }
             }
@@ -514,9 +542,13 @@ impl Encoder {
                 false
             }
             Err(e) => {
-                lease.reset();
+                // Too long for the buffer is the frame's limit, not a device failure.
+                let reset = e.kind() != ErrorKind::Unsupported;
+                if reset {
+                    lease.failed();
+                }
                 self.fail_one(j, frame, quant, e, done);
-                true
+                reset
             }
         }
     }
@@ -615,7 +647,7 @@ impl Encoder {
                     e.kind(),
                     ErrorKind::Unsupported | ErrorKind::InvalidArgument
                 ) {
-                    lease.reset();
+                    lease.failed();
                 }
                 Err(e)
             }

@@ -67,7 +67,6 @@ fn run(
             .env("JPEGENC_EMU_GEN", generation)
             .env("JPEGENC_EMU_STATE_DIR", &dir)
             .env("JPEGENC_EMU_STATS", &stats)
-            .env("JPEGENC_EMU_INIT_MS", "0")
             .env("AMLJPEG_PRELOAD_LOG", "1");
     }
     cmd.envs(env.iter().copied());
@@ -262,7 +261,6 @@ time.sleep(30)
             .env("LD_PRELOAD", emulator_lib())
             .env("JPEGENC_EMU_GEN", generation)
             .env("JPEGENC_EMU_STATE_DIR", &dir)
-            .env("JPEGENC_EMU_INIT_MS", "0")
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();

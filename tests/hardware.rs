@@ -541,13 +541,28 @@ fn auto_fault_child() {
         let jpeg = encode(&mut auto, &img, PixelFormat::Rgb24, 90).unwrap();
         assert!(psnr(&decode_rgb(&jpeg).pixels, &img.pixels) > 30.0);
     }
-    // A fault on the first job only: the retry on a fresh session is hardware.
-    let want = if fault.ends_with("@1") {
+    // A corrupt first job is retried on a fresh session: hardware. A job that timed out is
+    // not (it already cost the whole deadline): AUTO keeps away from the device for a while,
+    // so a device that fails every job costs one timeout, not two per frame.
+    let want = if fault == "corrupt@1" {
         Backend::Hardware
     } else {
         Backend::Software
     };
     assert_eq!(auto.last_backend(), Some(want), "{fault}");
+    if fault.starts_with("hang") {
+        assert_eq!(
+            emu_stat("new_cmds"),
+            1,
+            "{fault}: the backoff kept frames 2 and 3 off"
+        );
+    }
+    if fault.ends_with("@1") {
+        // After the backoff the device is tried again, and works.
+        std::thread::sleep(Duration::from_millis(600));
+        encode(&mut auto, &img, PixelFormat::Rgb24, 90).unwrap();
+        assert_eq!(auto.last_backend(), Some(Backend::Hardware), "{fault}");
+    }
     if fault == "busy" {
         // HARDWARE waits for its timeout, then reports busy.
         let mut hw = Encoder::open(None, BackendChoice::Hardware).unwrap();
@@ -694,4 +709,244 @@ fn the_device_descriptor_is_closed_on_exec() {
         !listing.contains("jpegenc-emu"),
         "the device descriptor leaked into an exec'd program:\n{listing}"
     );
+}
+
+#[test]
+fn one_thread_two_handles_never_hang_on_the_lease() {
+    if !in_emulator("one_thread_two_handles_never_hang_on_the_lease", &[]) {
+        return;
+    }
+    let img = synthetic(64, 48);
+    let mut a = hardware();
+    encode(&mut a, &img, PixelFormat::Rgb24, 90).unwrap();
+    // A holds the device (its JPEG lives there); B opens and asks without waiting for it.
+    let t = std::time::Instant::now();
+    let mut b = hardware();
+    assert!(b.device_info().unwrap().is_some());
+    assert!(b.max_output_size(64, 48).unwrap() > 0);
+    assert!(t.elapsed() < deadline_ms(2000), "{:?}", t.elapsed());
+    // B's encode follows the busy-wait rules, and says why.
+    b.set_busy_wait(Some(Duration::from_millis(50)));
+    let t = std::time::Instant::now();
+    let err = encode(&mut b, &img, PixelFormat::Rgb24, 90).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Busy);
+    assert!(
+        err.message().contains("this thread holds the device"),
+        "{err}"
+    );
+    assert!(t.elapsed() < deadline_ms(2000));
+    // The default busy wait is bounded too (the frame's timeout).
+    b.set_busy_wait(None);
+    let t = std::time::Instant::now();
+    assert_eq!(
+        encode(&mut b, &img, PixelFormat::Rgb24, 90)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Busy
+    );
+    assert!(t.elapsed() < deadline_ms(3000));
+    let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+    encode(&mut auto, &img, PixelFormat::Rgb24, 90).unwrap();
+    assert_eq!(auto.last_backend(), Some(Backend::Software));
+    a.release();
+    encode(&mut b, &img, PixelFormat::Rgb24, 90).unwrap();
+    assert_eq!(b.last_backend(), Some(Backend::Hardware));
+}
+
+fn noise(width: usize, height: usize) -> Rgb {
+    let mut x = 0x2545_F491u32;
+    let pixels = (0..width * height * 3)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    Rgb {
+        width,
+        height,
+        pixels,
+    }
+}
+
+#[test]
+fn the_8m_level_keeps_frames_that_could_overrun_the_block_off_the_device() {
+    if !in_emulator(
+        "the_8m_level_keeps_frames_that_could_overrun_the_block_off_the_device",
+        &[
+            ("JPEGENC_EMU_RESERVE", "0x2300000"),
+            ("JPEGENC_EMU_MPIXPS", "0"),
+        ],
+    ) {
+        return;
+    }
+    let img = noise(3264, 3264);
+    let mut hw = hardware();
+    let err = encode(&mut hw, &img, PixelFormat::Rgb24, 100).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    // E: its 64 MiB window would run past the block, so the frame never reaches the device.
+    // J: the window is the real 4 MiB; the device stops there and the JPEG does not fit.
+    let (said, sent) = if generation() == "E" {
+        ("real bitstream buffer", 0)
+    } else {
+        ("does not fit", 1)
+    };
+    assert!(err.message().contains(said), "{err}");
+    assert_eq!(emu_stat("new_cmds"), sent);
+    // AUTO delivers it whole, in software.
+    let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+    let jpeg = encode(&mut auto, &img, PixelFormat::Rgb24, 100).unwrap();
+    assert_eq!(auto.last_backend(), Some(Backend::Software));
+    assert!(jpeg.len() > 16 << 20, "{}", jpeg.len());
+    let decoded = decode_rgb(&jpeg);
+    assert_eq!((decoded.width, decoded.height), (3264, 3264));
+    let sent_by_auto = emu_stat("new_cmds") - sent;
+    // A frame whose worst case fits the real 4 MiB still goes to the hardware.
+    let small = noise(320, 240);
+    encode(&mut hw, &small, PixelFormat::Rgb24, 100).unwrap();
+    assert_eq!(hw.last_backend(), Some(Backend::Hardware));
+    assert_eq!(
+        emu_stat("new_cmds"),
+        2 * sent + 1,
+        "AUTO sent it {sent_by_auto} times"
+    );
+    assert_eq!(emu_stat("hazards"), 0);
+}
+
+#[test]
+fn the_output_bound_holds_for_the_worst_inputs() {
+    if !in_emulator(
+        "the_output_bound_holds_for_the_worst_inputs",
+        &[("JPEGENC_EMU_MPIXPS", "0")],
+    ) {
+        return;
+    }
+    // Noise at quality 100 in both subsamplings, through the hardware and libjpeg-turbo.
+    for sub in [Subsampling::S420, Subsampling::S422] {
+        for (w, h) in [(512, 512), (100, 36)] {
+            let img = noise(w, h);
+            let bound = amljpeg::hw::bound::max_scan_bytes(
+                w,
+                h,
+                sub,
+                &amljpeg::QuantTables::for_quality(100),
+            );
+            for choice in [BackendChoice::Hardware, BackendChoice::Software] {
+                let mut enc = Encoder::open(None, choice).unwrap();
+                enc.set_subsampling(sub);
+                let jpeg = encode(&mut enc, &img, PixelFormat::Rgb24, 100).unwrap();
+                let scan = jpeg.len() - 600; // the header and tables are at least this
+                assert!(
+                    scan <= bound,
+                    "{choice:?} {sub:?} {w}x{h}: {scan} > {bound}"
+                );
+                // Sound, not tight: about five times what noise takes.
+                assert!(bound < 6 * jpeg.len(), "{bound} vs {}", jpeg.len());
+            }
+        }
+    }
+    assert_eq!(emu_stat("hazards"), 0);
+}
+
+#[test]
+fn e_heights_past_the_size_register_stay_off_the_device() {
+    // The HD level (196 MiB) allows 8192 rows; E's MFDIN size field holds 4095.
+    if !in_emulator(
+        "e_heights_past_the_size_register_stay_off_the_device",
+        &[
+            ("JPEGENC_EMU_RESERVE", "0xC400000"),
+            ("JPEGENC_EMU_MPIXPS", "0"),
+        ],
+    ) {
+        return;
+    }
+    let img = synthetic(64, 4096);
+    let mut hw = hardware();
+    let result = encode(&mut hw, &img, PixelFormat::Nv12, 80);
+    if generation() == "E" {
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Unsupported);
+        let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+        encode(&mut auto, &img, PixelFormat::Nv12, 80).unwrap();
+        assert_eq!(auto.last_backend(), Some(Backend::Software));
+        assert_eq!(emu_stat("new_cmds"), 0);
+    } else {
+        // J's driver has room for the height.
+        let p = psnr(&decode_rgb(&result.unwrap()).pixels, &img.pixels);
+        let reference = software_psnr(&img, PixelFormat::Nv12, 80);
+        assert!(p > reference - 1.5, "{p} vs {reference}");
+    }
+    // 4080 rows still fit E's register.
+    encode(&mut hw, &synthetic(64, 4080), PixelFormat::Nv12, 80).unwrap();
+    assert_eq!(emu_stat("hazards"), 0);
+}
+
+#[test]
+fn a_device_without_microcode_costs_auto_one_timeout() {
+    if !in_emulator(
+        "a_device_without_microcode_costs_auto_one_timeout",
+        &[("JPEGENC_EMU_FAULT", "no-microcode")],
+    ) {
+        return;
+    }
+    let img = synthetic(64, 48);
+    // HARDWARE: the first frame reports the failure (it never completes).
+    let mut hw = hardware();
+    hw.set_timeout(Some(deadline_ms(200)));
+    assert_eq!(
+        encode(&mut hw, &img, PixelFormat::Nv12, 80)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Timeout
+    );
+    drop(hw);
+    // AUTO: every frame is delivered; the device is left alone after it failed.
+    let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+    auto.set_timeout(Some(deadline_ms(200)));
+    let t = std::time::Instant::now();
+    for _ in 0..20 {
+        encode(&mut auto, &img, PixelFormat::Nv12, 80).unwrap();
+        assert_eq!(auto.last_backend(), Some(Backend::Software));
+    }
+    assert!(t.elapsed() < deadline_ms(5000), "{:?}", t.elapsed());
+    assert!(emu_stat("new_cmds") <= 3, "{}", emu_stat("new_cmds"));
+}
+
+#[test]
+fn output_cache_alternatives_give_the_same_jpeg() {
+    // J's header coherent (3.14) or stale (media_modules), and no EOI from the microcode
+    // (the library must not leave its EOI dirty in the DMA buffer): frames of falling and
+    // rising size in a row, so a written-back line would land inside a later scan.
+    for (header, eoi) in [("stale", "0"), ("coherent", "1"), ("coherent", "0")] {
+        in_emulator(
+            "output_cache_child",
+            &[("JPEGENC_EMU_J_HEADER", header), ("JPEGENC_EMU_EOI", eoi)],
+        );
+    }
+}
+
+#[test]
+fn output_cache_child() {
+    if std::env::var_os("AMLJPEG_IN_EMULATOR").is_none() {
+        return;
+    }
+    let mut enc = hardware();
+    for (name, q) in [
+        ("coffee.png", 95),
+        ("chelsea.png", 60),
+        ("coffee.png", 90),
+        ("chelsea.png", 30),
+    ] {
+        let img = load_rgb(name);
+        for format in [PixelFormat::Nv12, PixelFormat::Rgb24] {
+            let jpeg = encode(&mut enc, &img, format, q).unwrap();
+            assert!(jpeg.ends_with(&[0xFF, 0xD9]));
+            assert!(
+                psnr(&decode_rgb(&jpeg).pixels, &img.pixels) > 26.0,
+                "{name} q{q}"
+            );
+        }
+    }
+    assert_eq!(emu_stat("hazards"), 0);
+    assert_eq!(emu_stat("writeback_bytes"), 0);
 }

@@ -157,7 +157,7 @@ fn run(cli: Cli) -> Result<(), String> {
             child_mpixps,
         } => bench::run(frames.max(1), json, child_mpixps),
         Command::Info { device } => {
-            let mut encoder =
+            let encoder =
                 Encoder::open(device.as_deref(), BackendChoice::Auto).map_err(|e| e.to_string())?;
             println!("amljpeg {}", env!("CARGO_PKG_VERSION"));
             println!("device: {}", encoder.device().display());
@@ -178,6 +178,27 @@ fn run(cli: Cli) -> Result<(), String> {
                         "buffer level: up to {}x{}; reserved {} bytes, input area {} bytes, bitstream buffer {} bytes",
                         info.max_width, info.max_height, b.total, b.input.len(), b.bitstream.len()
                     );
+                    println!("usable output space: {} bytes of scan", info.scan_space());
+                    if b.window_overruns() {
+                        // The driver's output window runs past the reserved block: only frames
+                        // whose worst case fits the real buffer go to the hardware.
+                        let side = |q: u8| {
+                            amljpeg::hw::bound::largest_square(
+                                info.scan_space(),
+                                Subsampling::S420,
+                                &amljpeg::QuantTables::for_quality(q),
+                            )
+                        };
+                        println!(
+                            "the driver programs a {}-byte output window, past the reserved block: \
+                             frames go to the hardware only when their worst case fits \
+                             (4:2:0: up to {s75}x{s75} at quality 75, {s100}x{s100} at 100); \
+                             a 24 MiB reservation (level 5M) avoids this",
+                            b.window,
+                            s75 = side(75),
+                            s100 = side(100),
+                        );
+                    }
                     println!(
                         "backend for AUTO: hardware (4:2:0, 4:2:2 up to {}x{}), software otherwise",
                         info.max_width, info.max_height

@@ -30,6 +30,9 @@ pub enum FaultKind {
     Slow(f64),
     /// The job completes but poll never becomes readable.
     LostIrq,
+    /// CONFIG_INIT fails to load the microcode (after the DMA wait) yet returns 0, as the
+    /// driver does: no job of that open ever completes.
+    NoMicrocode,
 }
 
 /// A fault and which occurrence it hits (`None`: every one).
@@ -87,6 +90,13 @@ pub struct Config {
     /// Modelled encoder speed in megapixels per second; 0 = instant.
     pub mpixps: f64,
     pub strict_cache: bool,
+    /// The CPU's view of the bitstream buffer is cached: stale until invalidated, and what
+    /// the CPU writes there is written back whenever (false: coherent, no model).
+    pub strict_output_cache: bool,
+    /// J: whether the CPU sees the header the driver writes into the assist buffer (the 3.14
+    /// driver writes it through a cacheable alias) or may read a stale copy (media_modules
+    /// writes it through `codec_mm_vmap`, caching UNCERTAIN; the strict choice).
+    pub j_header_coherent: bool,
     pub faults: Vec<Fault>,
     pub stats_path: Option<PathBuf>,
     pub log: bool,
@@ -110,6 +120,8 @@ impl Default for Config {
             stages_visible: false,
             mpixps: 150.0,
             strict_cache: true,
+            strict_output_cache: true,
+            j_header_coherent: false,
             faults: Vec::new(),
             stats_path: None,
             log: false,
@@ -178,6 +190,7 @@ pub fn parse_faults(text: &str) -> Result<Vec<Fault>, String> {
                     .ok_or_else(|| format!("bad factor in {item:?}"))?,
             ),
             "lost-irq" => FaultKind::LostIrq,
+            "no-microcode" => FaultKind::NoMicrocode,
             _ => return Err(format!("unknown fault {item:?}")),
         };
         faults.push(Fault { kind, nth, percent });
@@ -201,6 +214,13 @@ impl Config {
         if let Some(v) = var("JPEGENC_EMU_DEVINFO") {
             c.devinfo = v;
         }
+        if let Some(v) = var("JPEGENC_EMU_J_HEADER") {
+            match v.as_str() {
+                "stale" => c.j_header_coherent = false,
+                "coherent" => c.j_header_coherent = true,
+                _ => warn("JPEGENC_EMU_J_HEADER", &v),
+            }
+        }
 
         if let Some(v) = var("JPEGENC_EMU_PATH") {
             c.path = v;
@@ -222,6 +242,10 @@ impl Config {
             ("JPEGENC_EMU_EOI", &mut c.eoi),
             ("JPEGENC_EMU_STAGES", &mut c.stages_visible),
             ("JPEGENC_EMU_STRICT_CACHE", &mut c.strict_cache),
+            (
+                "JPEGENC_EMU_STRICT_OUTPUT_CACHE",
+                &mut c.strict_output_cache,
+            ),
             ("JPEGENC_EMU_LOG", &mut c.log),
         ] {
             if let Some(v) = var(name) {

@@ -166,6 +166,9 @@ struct Job {
     luma: [u8; 64],
     chroma: [u8; 64],
     hang: bool,
+    /// CPU-dirtied bytes of the bitstream buffer, written back over the output once the
+    /// hardware has written it (absolute offsets).
+    writeback: Vec<(usize, Vec<u8>)>,
     lost_irq: bool,
     overflow: bool,
     corrupt: bool,
@@ -177,6 +180,8 @@ struct State {
     globals: Globals,
     open: Option<OpenFile>,
     inited: bool,
+    /// CONFIG_INIT loaded the microcode (else no job of this open completes).
+    microcode: bool,
     quant_id: i32,
     ext_table: Option<[u16; 128]>,
     /// Bumped by every NEW_CMD and release: a completion of an older job is dropped.
@@ -193,18 +198,25 @@ struct State {
     stats: Stats,
 }
 
-/// The reserved block, and the input area as the hardware last saw it (the strict cache
-/// model: updated only by cleans).
+/// The two sides of the cache model. `live` is the reserved block as the CPU sees it (what
+/// clients map); `phys` is the memory behind it as the device sees it: the input the hardware
+/// reads (updated from `live` only by cleans), the output it writes (reaching `live` only by
+/// invalidates), and, past the block, the guard region the E driver's oversized output window
+/// reaches on levels 8M, 13M and HD (foreign memory on a board).
 #[derive(Clone)]
 struct Memories {
     live: Arc<Memory>,
-    view: Arc<Memory>,
+    phys: Arc<Memory>,
 }
 
 struct Inner {
     config: Config,
     level: Option<Level>,
     memory: Mutex<Option<Memories>>,
+    /// The strict output model: the CPU's cached copy of the bitstream buffer as last synced
+    /// with memory (by an invalidate or a clean). Where `live` differs, the CPU wrote: a dirty
+    /// line the cache may write back at any time.
+    synced: Mutex<Vec<u8>>,
     state: Mutex<State>,
     /// Signalled when stage changes, for tests that wait on it.
     changed: Condvar,
@@ -227,10 +239,12 @@ impl Driver {
             inner: Arc::new(Inner {
                 level,
                 memory: Mutex::new(None),
+                synced: Mutex::new(Vec::new()),
                 state: Mutex::new(State {
                     globals: Globals::default(),
                     open: None,
                     inited: false,
+                    microcode: false,
                     quant_id: 0,
                     ext_table: None,
                     generation: 0,
@@ -296,10 +310,12 @@ impl Driver {
             return Ok(m.clone());
         }
         let reserve = self.inner.config.reserve as usize;
-        let input_start = self.inner.level.map_or(0, |l| l.input_start as usize);
+        let window_end = self.inner.level.map_or(0, |l| {
+            l.bitstream_start as usize + l.bitstream_size as usize
+        });
         let m = Memories {
             live: Arc::new(Memory::new(c"jpegenc-emu", reserve)?),
-            view: Arc::new(Memory::new(c"jpegenc-emu-view", reserve - input_start)?),
+            phys: Arc::new(Memory::new(c"jpegenc-emu-phys", reserve.max(window_end))?),
         };
         *slot = Some(m.clone());
         Ok(m)
@@ -579,8 +595,7 @@ impl Driver {
                 if st.inited {
                     self.hazard(st, "CONFIG_INIT twice in one open leaks an ioremap and registers the IRQ again".into());
                 }
-                std::thread::sleep(self.inner.config.init_delay);
-                st.inited = true;
+                self.power_up(st);
                 st.globals.status = stage::IDLE;
                 Ok(0)
             }
@@ -668,8 +683,7 @@ impl Driver {
                         "CONFIG_INIT twice reloads the microcode and leaks an IRQ action".into(),
                     );
                 }
-                std::thread::sleep(self.inner.config.init_delay);
-                st.inited = true;
+                self.power_up(st);
                 Ok(0)
             }
             j::NEW_CMD => {
@@ -685,6 +699,9 @@ impl Driver {
                 put(st, &[status])
             }
             j::GET_OUTPUT_SIZE => {
+                // Invalidates the CPU's view of [bitstream start, + output size) first.
+                let size = st.vlc_total_bytes as usize;
+                self.invalidate(level.bitstream_start as usize, 0, size);
                 let sizes = [st.head_bytes, st.vlc_total_bytes];
                 put(st, &sizes)
             }
@@ -754,8 +771,8 @@ impl Driver {
         };
         let (luma, chroma) = self.job_tables(st);
         let head = header::build(width, height, out_fmt, &luma, &chroma);
-        self.memory()?
-            .write(levels::j_assist_start(&level) as usize, &head);
+        let coherent = self.inner.config.j_header_coherent;
+        self.write_header(levels::j_assist_start(&level) as usize, &head, coherent)?;
         st.head_bytes = HEADER_LEN as u32;
         // The stage is not reset (it stays 4 after the first completion ever).
         let mfdin_420 = st.mfdin.1;
@@ -771,6 +788,25 @@ impl Driver {
             ..job
         });
         Ok(0)
+    }
+
+    /// CONFIG_INIT: power-up, then the microcode by DMA; a load that fails (fault
+    /// `no-microcode`) waits out the DMA's second and still returns 0, as the driver does.
+    fn power_up(&self, st: &mut State) {
+        std::thread::sleep(self.inner.config.init_delay);
+        let occurrence = st.ioctl_counts.get("CONFIG_INIT").copied().unwrap_or(0);
+        let fails = self
+            .inner
+            .config
+            .faults
+            .iter()
+            .any(|f| f.kind == FaultKind::NoMicrocode && f.hits(occurrence));
+        if fails {
+            self.log(|| "CONFIG_INIT: microcode load failed (fault); returning 0".into());
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        st.microcode = !fails;
+        st.inited = true;
     }
 
     fn set_ext_table(&self, st: &mut State, arg: *mut c_void) -> Result<i32, Errno> {
@@ -809,10 +845,24 @@ impl Driver {
             return;
         }
         st.stats.flush_bytes += (end - start) as u64;
-        let input = buf != 1;
-        if clean && input {
-            self.clean_input(level, start as usize, end as usize);
+        let (start, end) = (start as usize, end as usize);
+        match (clean, buf == 1) {
+            (true, false) => self.clean_input(level, start, end),
+            (false, false) => self.invalidate(level.input_start as usize, start, end),
+            (true, true) => self.clean_output(start, end),
+            (false, true) => self.invalidate(level.bitstream_start as usize, start, end),
         }
+    }
+
+    /// The driver writes the header: into memory and, when the CPU's view of it is coherent
+    /// (or the output cache is not modelled), into that view too.
+    fn write_header(&self, at: usize, head: &[u8], cpu_sees_it: bool) -> Result<(), Errno> {
+        let m = self.memories()?;
+        m.phys.write(at, head);
+        if cpu_sees_it || !self.inner.config.strict_output_cache {
+            m.live.write(at, head);
+        }
+        Ok(())
     }
 
     /// CPU→device clean of `[start, end)` of the input area: the hardware sees those bytes now.
@@ -821,14 +871,111 @@ impl Driver {
             return;
         }
         let Ok(m) = self.memories() else { return };
-        if start < end {
-            m.view.copy_from(
-                start,
-                &m.live,
-                level.input_start as usize + start,
-                end - start,
-            );
+        let at = level.input_start as usize + start;
+        m.phys.copy_from(at, &m.live, at, end.saturating_sub(start));
+    }
+
+    /// The real bitstream buffer (absolute offsets): the level's, as far as the block holds it.
+    fn bitstream_area(&self) -> std::ops::Range<usize> {
+        let level = self.inner.level.expect("open implies a level");
+        let start = level.bitstream_start as usize;
+        let end = (start + level.bitstream_size as usize).min(self.inner.config.reserve as usize);
+        start..end
+    }
+
+    /// `synced` sized to the bitstream buffer (it starts as zeros, like both memories).
+    fn synced(&self) -> parking_lot::MutexGuard<'_, Vec<u8>> {
+        let mut synced = self.inner.synced.lock();
+        let len = self.bitstream_area().len();
+        if synced.len() != len {
+            synced.resize(len, 0);
         }
+        synced
+    }
+
+    /// Device→CPU invalidate of `[start, end)` from `base`: the CPU's lines there are dropped
+    /// (a dirty one loses what the CPU wrote) and its next reads come from memory.
+    fn invalidate(&self, base: usize, start: usize, end: usize) {
+        if !self.inner.config.strict_output_cache {
+            return;
+        }
+        let Ok(m) = self.memories() else { return };
+        let (from, to) = (base + start, (base + end).min(m.live.len()));
+        if from >= to {
+            return;
+        }
+        let mut fresh = vec![0u8; to - from];
+        m.phys.read(from, &mut fresh);
+        m.live.write(from, &fresh);
+        let area = self.bitstream_area();
+        let (a, b) = (from.max(area.start), to.min(area.end));
+        if a < b {
+            self.synced()[a - area.start..b - area.start]
+                .copy_from_slice(&fresh[a - from..b - from]);
+        }
+    }
+
+    /// CPU→device clean of `[start, end)` of the bitstream buffer: what the CPU wrote there
+    /// reaches memory now, and its lines are clean.
+    fn clean_output(&self, start: usize, end: usize) {
+        if !self.inner.config.strict_output_cache {
+            return;
+        }
+        let Ok(m) = self.memories() else { return };
+        let area = self.bitstream_area();
+        let (from, to) = (area.start + start, (area.start + end).min(area.end));
+        if from >= to {
+            return;
+        }
+        let mut bytes = vec![0u8; to - from];
+        m.live.read(from, &mut bytes);
+        m.phys.write(from, &bytes);
+        self.synced()[from - area.start..to - area.start].copy_from_slice(&bytes);
+    }
+
+    /// What the CPU wrote into the bitstream buffer and never cleaned: dirty lines the cache
+    /// may write back at any time, over output the hardware writes later (absolute offsets).
+    /// The lines count as written back from here.
+    fn take_dirty(&self, st: &mut State) -> Vec<(usize, Vec<u8>)> {
+        if !self.inner.config.strict_output_cache {
+            return Vec::new();
+        }
+        let Ok(m) = self.memories() else {
+            return Vec::new();
+        };
+        let area = self.bitstream_area();
+        let mut cpu = vec![0u8; area.len()];
+        m.live.read(area.start, &mut cpu);
+        let mut synced = self.synced();
+        if cpu == *synced {
+            return Vec::new();
+        }
+        const LINE: usize = 64;
+        let mut dirty: Vec<(usize, Vec<u8>)> = Vec::new();
+        for (line, (ours, theirs)) in cpu.chunks(LINE).zip(synced.chunks(LINE)).enumerate() {
+            if ours == theirs {
+                continue;
+            }
+            let at = area.start + line * LINE;
+            match dirty.last_mut() {
+                Some((start, bytes)) if *start + bytes.len() == at => bytes.extend_from_slice(ours),
+                _ => dirty.push((at, ours.to_vec())),
+            }
+        }
+        synced.copy_from_slice(&cpu);
+        drop(synced);
+        let bytes: usize = dirty.iter().map(|d| d.1.len()).sum();
+        let first = dirty[0].0 - area.start;
+        self.hazard(
+            st,
+            format!(
+                "NEW_CMD with {bytes} bytes of the bitstream buffer written by the CPU and never \
+                 cleaned (first at offset {first:#x}): their dirty cache lines may be written \
+                 back over the new output"
+            ),
+        );
+        st.stats.writeback_bytes += bytes as u64;
+        dirty
     }
 
     /// The skeleton of the next job: a new generation (an older job's completion is dropped),
@@ -846,7 +993,9 @@ impl Driver {
             input_base: None,
             luma: [0; 64],
             chroma: [0; 64],
-            hang: false,
+            // Without microcode the block never runs the job.
+            hang: !st.microcode,
+            writeback: self.take_dirty(st),
             lost_irq: false,
             overflow: false,
             corrupt: false,
@@ -867,7 +1016,7 @@ impl Driver {
                 FaultKind::Corrupt => job.corrupt = true,
                 FaultKind::NoEoi => job.eoi = false,
                 FaultKind::Slow(s) => job.slow *= s,
-                FaultKind::Busy | FaultKind::Eperm(_) => {}
+                FaultKind::Busy | FaultKind::Eperm(_) | FaultKind::NoMicrocode => {}
             }
         }
         job
@@ -940,13 +1089,17 @@ impl Driver {
         };
         let (luma, chroma) = self.job_tables(st);
         let g = st.globals;
-        let memory = self.memory()?;
         let head = header::build(g.width, g.height, g.output_format, &luma, &chroma);
-        memory.write(level.bitstream_start as usize, &head);
+        // Written through the kernel's uncached alias: into memory, past the CPU's cache.
+        self.write_header(level.bitstream_start as usize, &head, false)?;
         st.globals.status = stage::IDLE;
         st.vlc_total_bytes = 0;
         let (input_format, mfdin_420) = st.mfdin;
-        let job = self.next_job(st, occurrence);
+        let mut job = self.next_job(st, occurrence);
+        if input::align(g.height as usize, 16) >= 4096 {
+            self.hazard(st, format!("a padded height of {} overflows MFDIN's 12-bit size field: the hardware reads a garbled geometry", input::align(g.height as usize, 16)));
+            job.corrupt = true;
+        }
         self.start_job(Job {
             width: g.width,
             height: g.height,
@@ -970,7 +1123,7 @@ impl Driver {
             // time is then its own, as on the board), else on this thread.
             let mut process = self.inner.config.encoder_process.as_ref().and_then(|helper| {
                 let m = self.memories().ok()?;
-                HwProcess::spawn(helper, &m.live, &m.view)
+                HwProcess::spawn(helper, &m.live, &m.phys)
                     .map_err(|e| eprintln!("jpegenc-emu: cannot start {}: {e}; encoding in-process", helper.display()))
                     .ok()
             });
@@ -1020,8 +1173,10 @@ impl Driver {
         let Ok(memories) = self.memories() else {
             return;
         };
-        let cap =
-            (level.bitstream_size as usize).min((cfg.reserve - level.bitstream_start) as usize);
+        // The VLC's window is what the driver programs (64 MiB on E's 8M/13M/HD levels, past
+        // the block); the real buffer ends with the block.
+        let window = level.bitstream_size as usize;
+        let block_end = cfg.reserve as usize;
         let hw_job = HwJob {
             generation: job.generation,
             width: job.width,
@@ -1029,7 +1184,7 @@ impl Driver {
             input_format: job.input_format,
             mfdin_420: job.mfdin_420 as u32,
             input_base: job.input_base.map_or(NO_INPUT, |b| b as u64),
-            input_start: level.input_start as u64,
+            coherent_output: !cfg.strict_output_cache as u64,
             strict_cache: cfg.strict_cache as u32,
             corrupt: job.corrupt as u32,
             eoi: job.eoi as u32,
@@ -1039,8 +1194,8 @@ impl Driver {
                 Generation::J => level.bitstream_start as usize,
             } as u64,
             room: match cfg.generation {
-                Generation::E => cap - HEADER_LEN,
-                Generation::J => cap,
+                Generation::E => window - HEADER_LEN,
+                Generation::J => window,
             } as u64,
             luma: job.luma,
             chroma: job.chroma,
@@ -1050,12 +1205,16 @@ impl Driver {
             Some(Err(e)) => {
                 eprintln!("jpegenc-emu: the encoder process failed ({e}); encoding in-process from now on");
                 *process = None;
-                hardware::run(&hw_job, &memories.live, &memories.view)
+                hardware::run(&hw_job, &memories.live, &memories.phys)
             }
-            None => hardware::run(&hw_job, &memories.live, &memories.view),
+            None => hardware::run(&hw_job, &memories.live, &memories.phys),
         };
+        // The CPU's dirty lines reach memory after the hardware's output, over it.
+        for (at, bytes) in &job.writeback {
+            memories.phys.write(*at, bytes);
+        }
         let (payload_len, stale) = (result.payload_len as usize, result.stale != 0);
-        let room = hw_job.room as usize;
+        let written_end = hw_job.vlc_start as usize + payload_len.min(hw_job.room as usize);
         if cfg.stages_visible
             && cfg.generation == Generation::E
             && !self.interrupt(job.generation, stage::MCU)
@@ -1079,16 +1238,19 @@ impl Driver {
         }
         st.stats.late_completions += late as u64;
         st.stats.job_time_us += job.started.elapsed().as_micros() as u64;
-        if payload_len > room {
+        if written_end > block_end {
             self.hazard(
                 &mut st,
-                format!("output of {payload_len} bytes overflows the bitstream buffer"),
+                format!(
+                    "the hardware wrote {} bytes past the reserved block (an output of {payload_len} \
+                     bytes in a {window}-byte window): foreign memory on a board",
+                    written_end - block_end
+                ),
             );
         }
         let mut produced = payload_len as u32;
-
         if job.overflow {
-            produced = room as u32 + 4096;
+            produced = hw_job.room as u32 + 4096;
         }
         st.vlc_total_bytes = match (cfg.generation, cfg.output_size) {
             (Generation::E, OutputSize::Total) => produced + HEADER_LEN as u32,

@@ -17,8 +17,9 @@ pub struct HwJob {
     pub mfdin_420: u32,
     /// Offset of the frame in the reserved block; `NO_INPUT`: the input is not in the block.
     pub input_base: u64,
-    /// Where the input area starts in the block (the device view starts there).
-    pub input_start: u64,
+    /// 1: the CPU's view of the output is coherent with memory (the relaxed cache model): the
+    /// output lands in both. 0: only in memory, for the CPU to invalidate.
+    pub coherent_output: u64,
     pub strict_cache: u32,
     pub corrupt: u32,
     pub eoi: u32,
@@ -51,7 +52,7 @@ impl HwJob {
             b.extend_from_slice(&v.to_le_bytes());
         }
         b.extend_from_slice(&self.input_base.to_le_bytes());
-        b.extend_from_slice(&self.input_start.to_le_bytes());
+        b.extend_from_slice(&self.coherent_output.to_le_bytes());
         for v in [self.strict_cache, self.corrupt, self.eoi] {
             b.extend_from_slice(&v.to_le_bytes());
         }
@@ -72,7 +73,7 @@ impl HwJob {
             input_format: u32_at(16),
             mfdin_420: u32_at(20),
             input_base: u64_at(24),
-            input_start: u64_at(32),
+            coherent_output: u64_at(32),
             strict_cache: u32_at(40),
             corrupt: u32_at(44),
             eoi: u32_at(48),
@@ -100,8 +101,10 @@ impl HwResult {
     }
 }
 
-/// Runs `job` against the reserved block `live` and the hardware's view of the input area.
-pub fn run(job: &HwJob, live: &Memory, view: &Memory) -> HwResult {
+/// Runs `job` against the CPU's view of the reserved block (`live`, what clients map) and the
+/// memory behind it as the device sees it (`phys`: the block and, past it, whatever the
+/// driver's output window reaches).
+pub fn run(job: &HwJob, live: &Memory, phys: &Memory) -> HwResult {
     let (w, h) = (job.width as usize, job.height as usize);
     let extent = input::extent(job.input_format, w, h);
     let mut source = vec![0u8; extent];
@@ -110,7 +113,7 @@ pub fn run(job: &HwJob, live: &Memory, view: &Memory) -> HwResult {
         live.read(job.input_base as usize, &mut source);
         if job.strict_cache != 0 {
             let mut seen = vec![0u8; extent];
-            view.read((job.input_base - job.input_start) as usize, &mut seen);
+            phys.read(job.input_base as usize, &mut seen);
             stale = seen != source;
             source = seen;
         }
@@ -157,8 +160,13 @@ pub fn run(job: &HwJob, live: &Memory, view: &Memory) -> HwResult {
     if job.eoi != 0 {
         payload.extend_from_slice(&[0xFF, 0xD9]);
     }
+    // The VLC stops at the end of its window (whether it wraps is not known; stopping is the
+    // case that loses data the size register still counts).
     let fits = payload.len().min(job.room as usize);
-    live.write(job.vlc_start as usize, &payload[..fits]);
+    phys.write(job.vlc_start as usize, &payload[..fits]);
+    if job.coherent_output != 0 {
+        live.write(job.vlc_start as usize, &payload[..fits]);
+    }
     HwResult {
         payload_len: payload.len() as u64,
         stale: stale as u32,
@@ -178,7 +186,7 @@ mod tests {
             input_format: 3,
             mfdin_420: 1,
             input_base: NO_INPUT,
-            input_start: 0,
+            coherent_output: 0,
             strict_cache: 1,
             corrupt: 0,
             eoi: 1,

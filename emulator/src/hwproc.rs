@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 
 /// Where the helper gets its descriptors.
 const LIVE_FD: i32 = 3;
-const VIEW_FD: i32 = 4;
+const PHYS_FD: i32 = 4;
 const SOCKET_FD: i32 = 5;
 pub const HELPER_NAME: &str = "jpegenc-emu-hw";
 
@@ -45,13 +45,13 @@ pub fn find_helper() -> Option<PathBuf> {
 }
 
 impl HwProcess {
-    /// Starts the helper with the block, the device view and a socket as descriptors 3, 4, 5.
-    pub fn spawn(helper: &Path, live: &Memory, view: &Memory) -> std::io::Result<HwProcess> {
+    /// Starts the helper with the CPU view, the device-side memory and a socket as descriptors 3, 4, 5.
+    pub fn spawn(helper: &Path, live: &Memory, phys: &Memory) -> std::io::Result<HwProcess> {
         let (ours, theirs) = UnixStream::pair()?;
-        let fds = [live.fd.as_raw_fd(), view.fd.as_raw_fd(), theirs.as_raw_fd()];
+        let fds = [live.fd.as_raw_fd(), phys.fd.as_raw_fd(), theirs.as_raw_fd()];
         let mut cmd = Command::new(helper);
         cmd.arg(live.len().to_string())
-            .arg(view.len().to_string())
+            .arg(phys.len().to_string())
             .env_remove("LD_PRELOAD")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
@@ -66,7 +66,7 @@ impl HwProcess {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                for (target, &h) in [LIVE_FD, VIEW_FD, SOCKET_FD].iter().zip(&high) {
+                for (target, &h) in [LIVE_FD, PHYS_FD, SOCKET_FD].iter().zip(&high) {
                     if libc::dup2(h, *target) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
@@ -105,25 +105,25 @@ pub fn serve() -> std::io::Result<()> {
         .skip(1)
         .map(|a| a.parse().unwrap_or(0))
         .collect();
-    let [live_len, view_len] = args[..] else {
+    let [live_len, phys_len] = args[..] else {
         return Err(std::io::Error::other(
             "usage: jpegenc-emu-hw LIVE_LEN VIEW_LEN (started by the emulator)",
         ));
     };
     // SAFETY: the emulator passed these descriptors to us; nothing else owns them.
-    let (live_fd, view_fd, socket) = unsafe {
+    let (live_fd, phys_fd, socket) = unsafe {
         (
             OwnedFd::from_raw_fd(LIVE_FD),
-            OwnedFd::from_raw_fd(VIEW_FD),
+            OwnedFd::from_raw_fd(PHYS_FD),
             UnixStream::from_raw_fd(SOCKET_FD),
         )
     };
     let live = Memory::map(live_fd, live_len).map_err(std::io::Error::from_raw_os_error)?;
-    let view = Memory::map(view_fd, view_len).map_err(std::io::Error::from_raw_os_error)?;
+    let phys = Memory::map(phys_fd, phys_len).map_err(std::io::Error::from_raw_os_error)?;
     let mut socket = socket;
     let mut request = [0u8; JOB_BYTES];
     while socket.read_exact(&mut request).is_ok() {
-        let result = hardware::run(&HwJob::from_bytes(&request), &live, &view);
+        let result = hardware::run(&HwJob::from_bytes(&request), &live, &phys);
         socket.write_all(&result.to_bytes())?;
     }
     Ok(())

@@ -20,6 +20,9 @@ pub struct Stats {
     pub hazards: u64,
     pub eperm: u64,
     pub maps: u64,
+    /// Bytes the CPU wrote into the bitstream buffer and never cleaned before the next job
+    /// (their dirty lines are written back over the new output).
+    pub writeback_bytes: u64,
     /// Jobs whose input starts at a non-zero offset in the input area (NEW_CMD word 4).
     pub offset_jobs: u64,
     /// Jobs whose model encode outlasted the modelled hardware time (completion came late).
@@ -49,6 +52,7 @@ impl Stats {
             ("eperm", self.eperm),
             ("maps", self.maps),
             ("offset_jobs", self.offset_jobs),
+            ("writeback_bytes", self.writeback_bytes),
             ("late_completions", self.late_completions),
             ("job_time_us", self.job_time_us),
             ("model_cpu_us", self.model_cpu_ns / 1000),

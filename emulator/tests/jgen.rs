@@ -7,9 +7,12 @@ use jpegenc_emu::config::Generation;
 use jpegenc_emu::driver::{e, j};
 use jpegenc_emu::{Config, Driver};
 
+/// The 3.14 driver (K): the header is written through a cacheable alias, so the CPU sees it
+/// (cache.rs covers the stale alternative).
 fn jconfig() -> Config {
     Config {
         generation: Generation::J,
+        j_header_coherent: true,
         ..config()
     }
 }

@@ -46,7 +46,7 @@ def run_client(paths, **env):
         pytest.fail("libjpegenc_emu.so is not built (cargo build --release --workspace)")
     with tempfile.TemporaryDirectory() as state:
         child_env = dict(os.environ, LD_PRELOAD=EMULATOR, JPEGENC_EMU_STATE_DIR=state,
-                         JPEGENC_EMU_STATS=os.path.join(state, "stats.json"), JPEGENC_EMU_INIT_MS="0")
+                         JPEGENC_EMU_STATS=os.path.join(state, "stats.json"))
         child_env.update(env)
         out = subprocess.run([sys.executable, "-c", CLIENT, os.path.join(HERE, "..")] + paths,
                              env=child_env, capture_output=True, text=True)
@@ -72,3 +72,52 @@ def test_no_device_is_a_clear_error():
         amljpeg.Encoder(device="/nonexistent/jpegenc", backend="hardware")
     assert err.value.status == amljpeg.ERR_NO_DEVICE
     assert "nonexistent" in str(err.value)
+
+
+TWO_HANDLES = r"""
+import sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import amljpeg
+img = (np.arange(64 * 48 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
+t = time.monotonic()
+a = amljpeg.Encoder(backend="hardware")
+a.encode(img)
+b = amljpeg.Encoder(backend="hardware")
+b.encode(img)
+a.encode(img)
+assert a.last_backend == b.last_backend == "hardware"
+print("%.3f" % (time.monotonic() - t))
+"""
+
+
+@pytest.mark.parametrize("generation", ["E", "J"])
+def test_two_hardware_encoders_in_one_thread_do_not_hang(generation):
+    """The day-one hang: encode() returns a copy, so the device is free for the next handle."""
+    if not os.path.exists(EMULATOR):
+        pytest.fail("libjpegenc_emu.so is not built (cargo build --release --workspace)")
+    with tempfile.TemporaryDirectory() as state:
+        env = dict(os.environ, LD_PRELOAD=EMULATOR, JPEGENC_EMU_STATE_DIR=state, JPEGENC_EMU_GEN=generation)
+        out = subprocess.run([sys.executable, "-c", TWO_HANDLES, os.path.join(HERE, "..")],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert float(out.stdout) < 10, out.stdout
+
+
+def test_encode_into_refuses_what_it_cannot_write():
+    import numpy as np
+    import amljpeg
+    img = np.zeros((16, 16, 3), dtype=np.uint8)
+    with amljpeg.Encoder(backend="software") as enc:
+        frozen = np.zeros(4096, dtype=np.uint8)
+        frozen.flags.writeable = False
+        with pytest.raises(ValueError):
+            enc.encode_into(img, frozen)
+        strided = np.zeros(8192, dtype=np.uint8)[::2]
+        with pytest.raises(ValueError):
+            enc.encode_into(img, strided)
+        with pytest.raises((ValueError, TypeError)):
+            enc.encode_into(img, b"\0" * 4096)
+        out = bytearray(4096)
+        n = enc.encode_into(img, out)
+        assert out[:2] == b"\xff\xd8" and out[n - 2:n] == b"\xff\xd9"

@@ -51,6 +51,7 @@ pub mod e {
     pub const SET_ENCODER_WIDTH: u32 = request(b'E', 0x07);
     pub const SET_ENCODER_HEIGHT: u32 = request(b'E', 0x08);
     pub const CONFIG_INIT: u32 = request(b'E', 0x09);
+    pub const FLUSH_CACHE: u32 = request(b'E', 0x0a);
     pub const FLUSH_DMA: u32 = request(b'E', 0x0b);
     pub const GET_BUFFINFO: u32 = request(b'E', 0x0c);
     pub const SEL_QUANT_TABLE: u32 = request(b'E', 0x0e);
@@ -74,6 +75,7 @@ pub mod e {
     nix::ioctl_write_ptr_bad!(new_cmd, NEW_CMD, [u32; NEW_CMD_WORDS]);
     nix::ioctl_read_bad!(get_stage, GET_STAGE, u32);
     nix::ioctl_read_bad!(get_output_size, GET_OUTPUT_SIZE, u32);
+    nix::ioctl_write_ptr_bad!(flush_cache, FLUSH_CACHE, [u32; 3]);
     nix::ioctl_write_ptr_bad!(flush_dma, FLUSH_DMA, [u32; 3]);
 }
 

@@ -2,6 +2,8 @@
 //! frames until an error makes the caller drop it (which unmaps, closes, and so powers the
 //! block down).
 
+use super::bound::max_scan_bytes;
+use super::header;
 use super::layout::{hardware_format, write_frame, InputLayout};
 use super::output::{self, SizeRule};
 use super::protocol::{self as p, e, fmt, j};
@@ -39,6 +41,9 @@ pub struct BufferInfo {
     pub header: Option<Range<usize>>,
     /// The bitstream buffer, as far as it lies inside the map.
     pub bitstream: Range<usize>,
+    /// The bitstream size the driver reports, and programs as the hardware's output window:
+    /// larger than `bitstream` when it runs past the reserved block (E levels 8M, 13M, HD).
+    pub window: usize,
 }
 
 fn implausible(w: &[u32]) -> Error {
@@ -105,7 +110,14 @@ impl BufferInfo {
             input: in_start..in_start + input_cap,
             header,
             bitstream: bs_start..bs_start + bitstream_cap,
+            window: bs_size,
         })
+    }
+
+    /// Whether the hardware's output window runs past the reserved block, so a long scan
+    /// would be written into memory that is not the device's.
+    pub fn window_overruns(&self) -> bool {
+        self.window > self.bitstream.len()
     }
 }
 
@@ -117,6 +129,49 @@ pub struct DeviceInfo {
     pub max_width: u32,
     pub max_height: u32,
     pub buffers: BufferInfo,
+}
+
+/// E: the MFDIN size register holds the padded height in 12 bits (`(PW << 12) | PH`), so
+/// padded heights of 4096 and more corrupt the width (spec §5.3, §10).
+const E_MAX_HEIGHT: usize = 4080;
+
+impl DeviceInfo {
+    /// Bytes of entropy data (with EOI) the real bitstream buffer holds: E's header takes the
+    /// first 592 bytes of it, J's lives elsewhere.
+    pub fn scan_space(&self) -> usize {
+        let header = match self.generation {
+            Generation::E => p::HEADER_LEN,
+            Generation::J => 0,
+        };
+        self.buffers.bitstream.len().saturating_sub(header)
+    }
+
+    /// Whether the driver may be given this frame without the hardware writing outside the
+    /// device's memory: where its output window runs past the reserved block, only frames
+    /// whose worst-case scan fits the real buffer go (see [`super::bound`]).
+    pub fn check_output_fits(
+        &self,
+        width: usize,
+        height: usize,
+        subsampling: Subsampling,
+        quant: &Quantisation,
+    ) -> Result<()> {
+        if !self.buffers.window_overruns() {
+            return Ok(());
+        }
+        let worst = max_scan_bytes(width, height, subsampling, &quant.tables());
+        if worst > self.scan_space() {
+            return Err(Error::unsupported(format!(
+                "a {width}x{height} frame can take up to {worst} bytes at these settings, but the \
+                 device's real bitstream buffer holds {} (its driver programs a {}-byte output \
+                 window that runs past the reserved memory, so larger frames stay off the device; \
+                 a 24 MiB reservation avoids this)",
+                self.scan_space(),
+                self.buffers.window
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Where the last JPEG is.
@@ -297,6 +352,11 @@ impl Session {
                 self.info.max_width, self.info.max_height
             )));
         }
+        if self.info.generation == Generation::E && height > E_MAX_HEIGHT {
+            return Err(Error::unsupported(format!(
+                "a height of {height} overflows the E hardware's size register (at most {E_MAX_HEIGHT})"
+            )));
+        }
         Ok(())
     }
 
@@ -353,6 +413,8 @@ impl Session {
     ) -> Result<()> {
         self.supports(frame.width(), frame.height(), subsampling)?;
         self.supports_quantisation(quant)?;
+        self.info
+            .check_output_fits(frame.width(), frame.height(), subsampling, quant)?;
         let layout = self.input_layout(frame.format(), frame.width(), frame.height())?;
         write_frame(frame, &layout, self.input_area());
         self.run(&layout, quant, subsampling, deadline)
@@ -377,20 +439,30 @@ impl Session {
         deadline: Instant,
     ) -> Result<()> {
         self.output = Output::None;
-        self.supports_quantisation(quant)?;
+        self.admit(layout, quant, subsampling)?;
         match self.info.generation {
             Generation::E => {
                 self.start_e(layout, 0, quant, subsampling)?;
-                self.finish_e(deadline)?;
+                self.finish_e(layout, quant, subsampling, deadline)?;
             }
-            Generation::J => {
-                let Quantisation::Quality(quality) = *quant else {
-                    unreachable!("checked by supports_quantisation")
-                };
-                self.run_j(layout, quality, out_format(subsampling), deadline)?
-            }
+            Generation::J => self.run_j(layout, quant, subsampling, deadline)?,
         }
         self.check_output(layout, quant, subsampling)
+    }
+
+    /// The last word before NEW_CMD: the driver trusts what it is given, so only frames the
+    /// hardware can take, quantised a way the driver can, whose output surely stays inside
+    /// the device's memory.
+    fn admit(
+        &self,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+    ) -> Result<()> {
+        self.supports(layout.width, layout.height, subsampling)?;
+        self.supports_quantisation(quant)?;
+        self.info
+            .check_output_fits(layout.width, layout.height, subsampling, quant)
     }
 
     /// Pipelining (E only): the spacing of two input slots for frames up to `extent` bytes,
@@ -422,7 +494,7 @@ impl Session {
                 "only the E driver takes an input offset",
             ));
         }
-        self.supports_quantisation(quant)?;
+        self.admit(layout, quant, subsampling)?;
         self.start_e(layout, offset, quant, subsampling)
     }
 
@@ -434,7 +506,7 @@ impl Session {
         subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
-        self.finish_e(deadline)?;
+        self.finish_e(layout, quant, subsampling, deadline)?;
         self.check_output(layout, quant, subsampling)
     }
 
@@ -523,7 +595,13 @@ impl Session {
         Ok(())
     }
 
-    fn finish_e(&mut self, deadline: Instant) -> Result<()> {
+    fn finish_e(
+        &mut self,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+        deadline: Instant,
+    ) -> Result<()> {
         let fd = self.fd();
         self.wait(deadline, true)?;
         let mut size = 0u32;
@@ -531,6 +609,10 @@ impl Session {
         unsafe { e::get_output_size(fd, &mut size) }
             .map_err(|e| device_error("GET_OUTPUT_SIZE", e))?;
         let bitstream = self.info.buffers.bitstream.clone();
+        if size as usize + p::HEADER_LEN >= bitstream.len() {
+            // Counted with or without the header, it does not fit.
+            self.too_long(layout, quant, subsampling, size as usize)?;
+        }
         // Invalidate the CPU's view of the header and data before reading them.
         let range = [
             1u32,
@@ -546,6 +628,11 @@ impl Session {
         let resolved = output::resolve(buf, size as usize, known, verify_all())?;
         if resolved.append_eoi {
             buf[resolved.len - 2..resolved.len].copy_from_slice(&[0xFF, 0xD9]);
+            // The EOI sits in a cache line of the DMA buffer: clean it now, or the CPU's dirty
+            // line could be written back over a later frame's output.
+            let eoi = [1u32, (resolved.len - 2) as u32, resolved.len as u32];
+            // SAFETY: FLUSH_CACHE reads three words.
+            unsafe { e::flush_cache(fd, &eoi) }.map_err(|e| device_error("FLUSH_CACHE", e))?;
         }
         self.rule = resolved.rule.or(known);
         self.output = Output::Mapped(bitstream.start..bitstream.start + resolved.len);
@@ -574,10 +661,13 @@ impl Session {
     fn run_j(
         &mut self,
         layout: &InputLayout,
-        quality: u8,
-        out_fmt: u32,
+        quant: &Quantisation,
+        subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
+        let Quantisation::Quality(quality) = *quant else {
+            unreachable!("checked by supports_quantisation")
+        };
         let fd = self.fd();
         // Size, quality (with the Annex K table set, so the tables are libjpeg's) and the
         // input flush all travel in the command; the rest of the 30 words stay zero.
@@ -585,7 +675,7 @@ impl Session {
         cmd[..10].copy_from_slice(&[
             p::LOCAL_BUFF,
             layout.format,
-            out_fmt,
+            out_format(subsampling),
             layout.width as u32,
             layout.height as u32,
             layout.extent as u32,
@@ -605,11 +695,18 @@ impl Session {
         if r != 0 {
             return Err(Error::device("GET_OUTPUT_SIZE copied short"));
         }
+        // The header is ours, not read back: the CPU may hold a stale copy of the assist
+        // buffer (no ioctl invalidates it), and its bytes follow from what we asked.
+        let header = header::build(
+            layout.width as u16,
+            layout.height as u16,
+            subsampling,
+            &quant.tables(),
+        );
         let buffers = self.info.buffers.clone();
-        let header_area = buffers.header.clone().expect("J has an assist buffer");
-        let header: Vec<u8> = self
-            .region(header_area.start..header_area.start + p::HEADER_LEN)
-            .to_vec();
+        if sizes[1] as usize + 2 > buffers.bitstream.len() {
+            self.too_long(layout, quant, subsampling, sizes[1] as usize)?;
+        }
         let bitstream = self.region(buffers.bitstream.clone());
         let resolved = output::resolve_scan(
             &header,
@@ -618,21 +715,49 @@ impl Session {
             sizes[1] as usize,
             verify_all(),
         )?;
-        if resolved.append_eoi {
-            bitstream[resolved.len - 2..resolved.len].copy_from_slice(&[0xFF, 0xD9]);
-        }
         // One contiguous JPEG without copying the scan: the header goes into the unused gap
-        // just before the bitstream buffer, when the layout leaves one.
+        // just before the bitstream buffer, which the hardware never writes. A missing EOI
+        // cannot be added in place: J has no ioctl to clean the CPU's line in the DMA buffer.
         let start = buffers.bitstream.start;
-        let used_before = buffers.input.end.max(header_area.end);
-        if start >= used_before + p::HEADER_LEN {
+        let used_before = buffers
+            .input
+            .end
+            .max(buffers.header.as_ref().map_or(0, |h| h.end));
+        if start >= used_before + p::HEADER_LEN && !resolved.append_eoi {
             self.region(start - p::HEADER_LEN..start)
                 .copy_from_slice(&header);
             self.output = Output::Mapped(start - p::HEADER_LEN..start + resolved.len);
         } else {
+            let scan_len = resolved.len - 2 * resolved.append_eoi as usize;
             let mut jpeg = header;
-            jpeg.extend_from_slice(&self.region(buffers.bitstream.clone())[..resolved.len]);
+            jpeg.extend_from_slice(&self.region(buffers.bitstream.clone())[..scan_len]);
+            if resolved.append_eoi {
+                jpeg.extend_from_slice(&[0xFF, 0xD9]);
+            }
             self.output = Output::Owned(jpeg);
+        }
+        Ok(())
+    }
+
+    /// A JPEG longer than the bitstream buffer: the frame is more than this device can hold
+    /// (unsupported: AUTO uses software, the device is fine) when its scan can be that long,
+    /// else the device reported nonsense (the caller's check then fails it as a device error).
+    fn too_long(
+        &self,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+        size: usize,
+    ) -> Result<()> {
+        let worst = max_scan_bytes(layout.width, layout.height, subsampling, &quant.tables());
+        if size <= worst + p::HEADER_LEN {
+            return Err(Error::unsupported(format!(
+                "the JPEG of this {}x{} frame ({size} bytes) does not fit the device's {}-byte \
+                 bitstream buffer: lower the quality, or encode it in software",
+                layout.width,
+                layout.height,
+                self.info.buffers.bitstream.len()
+            )));
         }
         Ok(())
     }

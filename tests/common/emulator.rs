@@ -88,7 +88,6 @@ fn run_child(name: &str, env: &[(&str, &str)]) {
         .env("AMLJPEG_IN_EMULATOR", "1")
         .env("JPEGENC_EMU_STATE_DIR", &dir)
         .env("JPEGENC_EMU_STATS", dir.join("stats.json"))
-        .env("JPEGENC_EMU_INIT_MS", "0")
         .envs(env.iter().copied())
         .output()
         .unwrap();
