@@ -96,6 +96,35 @@ for mode in mem raw420 raw422 suspend linear; do
     rm -rf "$state"
 done
 echo "armhf: the libjpeg drop-in sent every image to the (emulated) hardware"
+# Device faults: the real libjpeg encodes the collected image (a missing EOI the library
+# repairs itself); the client checks that its file decodes with its markers.
+for fault in corrupt no-eoi overflow eperm:NEW_CMD; do
+    state=$(mktemp -d)
+    log=$(run_arm -E LD_PRELOAD="$PWD/$out/libamljpeg_preload.so $JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$state" \
+        -E JPEGENC_EMU_HW=thread -E JPEGENC_EMU_FAULT=$fault -E AMLJPEG_PRELOAD_LOG=1 \
+        "$cbuild/dropin_client" mem "$cbuild/chelsea.ppm" "$state/out.jpg" 85 2>&1)
+    if [ "$fault" = no-eoi ]; then want="on the hardware"; else want="the real libjpeg encodes this image instead"; fi
+    echo "$log" | grep -q "$want" || { echo "armhf drop-in, fault $fault: no '$want' in:"; echo "$log"; exit 1; }
+    rm -rf "$state"
+done
+# A device held by another program: the real libjpeg's file, byte for byte.
+arm-linux-gnueabihf-gcc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/hold.c -o "$cbuild/hold" -L"$out" -lamljpeg
+state=$(mktemp -d)
+run_arm "$cbuild/dropin_client" mem "$cbuild/chelsea.ppm" "$state/alone.jpg" 85 >/dev/null
+fifo=$state/holding; mkfifo "$fifo"
+run_arm -E LD_PRELOAD="$JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$state" -E JPEGENC_EMU_HW=thread \
+    "$cbuild/hold" 600 >"$fifo" &
+holder=$!
+read -r line <"$fifo"
+[ "$line" = holding ] || { echo "armhf: the holder did not get the device"; exit 1; }
+log=$(run_arm -E LD_PRELOAD="$PWD/$out/libamljpeg_preload.so $JPEGENC_EMU_LIB" -E JPEGENC_EMU_STATE_DIR="$state" \
+    -E JPEGENC_EMU_HW=thread -E AMLJPEG_PRELOAD_LOG=1 \
+    "$cbuild/dropin_client" mem "$cbuild/chelsea.ppm" "$state/busy.jpg" 85 2>&1)
+kill "$holder"; wait "$holder" 2>/dev/null || true
+echo "$log" | grep -q "the real libjpeg encodes this image" || { echo "armhf drop-in, busy device:"; echo "$log"; exit 1; }
+cmp "$state/alone.jpg" "$state/busy.jpg" || { echo "armhf drop-in, busy device: not the real libjpeg's file"; exit 1; }
+rm -rf "$state"
+echo "armhf: device faults and a busy device leave good files (the real libjpeg's where it must)"
 
 arm-linux-gnueabihf-gcc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump"
 cc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump_host"

@@ -3,20 +3,31 @@
 # libjpeg drop-in, `amljpeg bench`); the criterion benchmarks once; C; pkg-config install;
 # Python; bounded fuzzing (scripts/fuzz.sh); then the same on the board's target, armhf, under
 # qemu-arm (scripts/test-armhf.sh; AMLJPEG_SKIP_ARMHF=1 skips it). Installs what a fresh
-# machine lacks first.
+# machine lacks first. Prints each stage's time as it ends, and all of them at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo build --release --workspace
-cargo test --workspace
+times=()
+stage() {
+    local name=$1 start=$SECONDS
+    shift
+    echo "== $name"
+    "$@"
+    times+=("$(printf '%-34s %5d s' "$name" $((SECONDS - start)))")
+    echo "== $name: $((SECONDS - start)) s"
+}
+stage "setup" scripts/setup.sh
+stage "fmt" cargo fmt --all -- --check
+stage "clippy" cargo clippy --workspace --all-targets -- -D warnings
+stage "build (release)" cargo build --release --workspace
+stage "Rust tests" cargo test --workspace
 # The criterion benchmarks, each run once (criterion's test mode): they build and work.
-cargo bench --bench encode -- --test
-scripts/test-c.sh
-python3 -m pytest -q python/tests
-scripts/fuzz.sh
+stage "criterion benches (once)" cargo bench --bench encode -- --test
+stage "C tests, valgrind, install" scripts/test-c.sh
+stage "Python tests" python3 -m pytest -q python/tests
+stage "fuzzing" scripts/fuzz.sh
 if [ "${AMLJPEG_SKIP_ARMHF:-0}" != 1 ]; then
-    scripts/test-armhf.sh
+    stage "armhf under qemu-arm" scripts/test-armhf.sh
 fi
-
+echo "== stage times"
+printf '%s\n' "${times[@]}"
+printf '%-34s %5d s\n' "total" "$SECONDS"

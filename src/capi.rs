@@ -94,6 +94,10 @@ struct HandleState {
     detail: CString,
 }
 
+/// Handles are shared between threads by C callers: the compiler must agree they can be.
+const fn assert_send_sync<T: Send + Sync>() {}
+const _: () = assert_send_sync::<aml_jpeg>();
+
 thread_local! {
     /// The detail message of the last failure that had no handle to keep it (a failed open).
     static THREAD_DETAIL: RefCell<CString> = RefCell::new(CString::default());
@@ -119,7 +123,8 @@ fn to_cstring(message: &str) -> CString {
 }
 
 fn set_thread_detail(message: &str) {
-    THREAD_DETAIL.with(|d| *d.borrow_mut() = to_cstring(message));
+    // During thread teardown the slot may be gone: the detail is then dropped.
+    let _ = THREAD_DETAIL.try_with(|d| *d.borrow_mut() = to_cstring(message));
 }
 
 /// Runs `body`, turning an error or a panic into a status and recording its message with `record`.
@@ -406,7 +411,11 @@ pub unsafe extern "C" fn aml_jpeg_encode_into(
         unsafe { *jpeg_len = 0 };
         // SAFETY: `pixels` points to `len` readable bytes per the contract.
         let frame = unsafe { frame_from_raw(pixels, len, width, height, stride, format) }?;
-        // SAFETY: `dst` points to `cap` writable bytes per the contract.
+        let (src, out) = (pixels as usize, dst as usize);
+        if src < out.saturating_add(cap) && out < src.saturating_add(len) {
+            return Err(Error::invalid("dst overlaps pixels"));
+        }
+        // SAFETY: `dst` points to `cap` writable bytes per the contract (and not into pixels).
         let dst = unsafe { std::slice::from_raw_parts_mut(dst, cap) };
         let written = state.encoder.encode_into(&frame, quality, dst)?;
         // SAFETY: as above.
@@ -652,12 +661,18 @@ pub unsafe extern "C" fn aml_jpeg_close(enc: *mut aml_jpeg) {
 /// `enc` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn aml_jpeg_last_error(enc: *const aml_jpeg) -> *const c_char {
-    if enc.is_null() {
-        return THREAD_DETAIL.with(|d| d.borrow().as_ptr());
-    }
-    // SAFETY: a live handle per the contract.
-    let handle = unsafe { &*enc };
-    handle.state.lock().detail.as_ptr()
+    let detail = catch_unwind(AssertUnwindSafe(|| {
+        if enc.is_null() {
+            // The thread's slot may already be gone (a call from a thread-local destructor).
+            return THREAD_DETAIL
+                .try_with(|d| d.borrow().as_ptr())
+                .unwrap_or(c"".as_ptr());
+        }
+        // SAFETY: a live handle per the contract.
+        let handle = unsafe { &*enc };
+        handle.state.lock().detail.as_ptr()
+    }));
+    detail.unwrap_or(c"".as_ptr())
 }
 
 /// A static description of a status code. Never NULL.

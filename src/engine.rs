@@ -351,8 +351,10 @@ impl Encoder {
     /// One frame on the device. A failed job resets the session; AUTO retries once on a
     /// fresh one before giving up (and falling back).
     fn encode_hardware(&mut self, frame: &Frame<'_>, quant: &Quantisation) -> Result<()> {
-        let deadline = self.deadline(frame.width() * frame.height());
-        let mut lease = self.take_device(deadline)?;
+        let pixels = frame.width() * frame.height();
+        let mut lease = self.take_device(self.deadline(pixels))?;
+        // The job's own time starts once the device is ours and open.
+        let deadline = self.deadline(pixels);
         let attempts = if self.choice == BackendChoice::Auto {
             2
         } else {

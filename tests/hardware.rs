@@ -257,6 +257,8 @@ fn level_limits_and_what_the_hardware_cannot_do() {
         return;
     }
     let mut enc = hardware();
+    // The largest frame takes long on a loaded machine: a generous deadline, not the default.
+    enc.set_timeout(Some(deadline_ms(20_000)));
     let max = synthetic(2624, 2624);
     let jpeg = encode(&mut enc, &max, PixelFormat::Nv12, 75).unwrap();
     assert!(
@@ -335,12 +337,20 @@ fn threads_share_the_device_on_shared_and_separate_handles() {
     ) {
         return;
     }
-    let shared = std::sync::Mutex::new(hardware());
+    // Nine handles take turns on one device: each waits as long as it takes (bounded), so
+    // a loaded machine makes the test slower, never wrong.
+    let patient = || {
+        let mut enc = hardware();
+        enc.set_busy_wait(Some(deadline_ms(30_000)));
+        enc.set_timeout(Some(deadline_ms(30_000)));
+        enc
+    };
+    let shared = std::sync::Mutex::new(patient());
     std::thread::scope(|s| {
         for t in 0..8 {
             let shared = &shared;
             s.spawn(move || {
-                let mut own = hardware();
+                let mut own = patient();
                 let img = synthetic(48 + 8 * t, 32 + 4 * t);
                 let bar = software_psnr(&img, PixelFormat::Nv12, 80) - 1.0;
                 let data = convert(&img, PixelFormat::Nv12);
@@ -509,6 +519,7 @@ fn fault_child() {
         panic!("{fault}: the fault did not show")
     };
     assert_eq!(format!("{:?}", err.kind()), expect, "{err}");
+    enc.set_timeout(Some(deadline_ms(5000)));
     for _ in 0..2 {
         let jpeg = encode(&mut enc, &img, PixelFormat::Nv12, 90).expect("the next frame works");
         assert!(psnr(&decode_rgb(&jpeg).pixels, &img.pixels) > 30.0);
@@ -737,6 +748,7 @@ fn one_thread_two_handles_never_hang_on_the_lease() {
     assert!(t.elapsed() < deadline_ms(2000));
     // The default busy wait is bounded too (the frame's timeout).
     b.set_busy_wait(None);
+    b.set_timeout(Some(deadline_ms(200)));
     let t = std::time::Instant::now();
     assert_eq!(
         encode(&mut b, &img, PixelFormat::Rgb24, 90)
@@ -781,7 +793,8 @@ fn the_8m_level_keeps_frames_that_could_overrun_the_block_off_the_device() {
     ) {
         return;
     }
-    let img = noise(3264, 3264);
+    // Its scan can take 40 MiB; noise at quality 100 does take about 8.
+    let img = noise(2048, 2048);
     let mut hw = hardware();
     let err = encode(&mut hw, &img, PixelFormat::Rgb24, 100).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
@@ -798,9 +811,9 @@ fn the_8m_level_keeps_frames_that_could_overrun_the_block_off_the_device() {
     let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
     let jpeg = encode(&mut auto, &img, PixelFormat::Rgb24, 100).unwrap();
     assert_eq!(auto.last_backend(), Some(Backend::Software));
-    assert!(jpeg.len() > 16 << 20, "{}", jpeg.len());
+    assert!(jpeg.len() > 6 << 20, "{}", jpeg.len());
     let decoded = decode_rgb(&jpeg);
-    assert_eq!((decoded.width, decoded.height), (3264, 3264));
+    assert_eq!((decoded.width, decoded.height), (2048, 2048));
     let sent_by_auto = emu_stat("new_cmds") - sent;
     // A frame whose worst case fits the real 4 MiB still goes to the hardware.
     let small = noise(320, 240);

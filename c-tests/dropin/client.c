@@ -6,7 +6,10 @@
  *   client MODE in.ppm out.jpg [quality]
  *
  * MODE: mem | stdio | raw420 | raw422 | ycc | bgrx | xrgb | progressive | linear | suspend |
- * errors. Prints "ok ..." and exits 0 on success. */
+ * errors | icc (an ICC profile of two markers) | interleave (a second image encoded while the
+ * first is between its last row and jpeg_finish_compress) | cancel (a progress monitor that
+ * cancels a second pass over the rows, then the object is reused) | lossless (libjpeg-turbo 3's
+ * jpeg_enable_lossless). Prints "ok ..." and exits 0 on success. */
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,6 +90,33 @@ static int check_decodes(const unsigned char *jpeg, unsigned long len, int w, in
     return ok;
 }
 
+/* A made-up profile long enough for two APP2 markers. */
+#define ICC_LEN 70000
+static JOCTET icc_profile[ICC_LEN];
+
+static void make_icc(void) {
+    for (int i = 0; i < ICC_LEN; i++) icc_profile[i] = (JOCTET)(i * 7 + i / 251);
+}
+
+/* Whether the JPEG carries exactly our profile (read back with libjpeg's own reader). */
+static int has_icc(const unsigned char *jpeg, unsigned long len) {
+    struct jpeg_decompress_struct d;
+    struct err e = {0};
+    d.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = on_error;
+    if (setjmp(e.jump)) { jpeg_destroy_decompress(&d); return 0; }
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, jpeg, len);
+    jpeg_save_markers(&d, JPEG_APP0 + 2, 0xFFFF);
+    jpeg_read_header(&d, TRUE);
+    JOCTET *icc = NULL;
+    unsigned int icc_len = 0;
+    int ok = jpeg_read_icc_profile(&d, &icc, &icc_len) && icc_len == ICC_LEN && !memcmp(icc, icc_profile, ICC_LEN);
+    free(icc);
+    jpeg_destroy_decompress(&d);
+    return ok;
+}
+
 static void markers(j_compress_ptr c) {
     jpeg_write_marker(c, JPEG_APP0 + 1, (const JOCTET *)"Exif\0\0amljpg", 12);
     jpeg_write_m_header(c, JPEG_COM, 5);
@@ -115,6 +145,13 @@ static void encode(const char *mode, const unsigned char *px, int w, int h, int 
     if (!strcmp(mode, "linear")) jpeg_set_linear_quality(&c, 37, TRUE);
     if (!strcmp(mode, "progressive")) jpeg_simple_progression(&c);
     if (!strcmp(mode, "raw422")) c.comp_info[0].v_samp_factor = 1;
+    if (!strcmp(mode, "lossless")) {
+#if LIBJPEG_TURBO_VERSION_NUMBER >= 3000000
+        jpeg_enable_lossless(&c, 1, 0);
+#else
+        die("lossless needs libjpeg-turbo 3");
+#endif
+    }
     if (raw) { c.raw_data_in = TRUE; c.dct_method = JDCT_FASTEST; }
     FILE *f = NULL;
     struct window win;
@@ -137,6 +174,7 @@ static void encode(const char *mode, const unsigned char *px, int w, int h, int 
     }
     jpeg_start_compress(&c, TRUE);
     markers(&c);
+    if (!strcmp(mode, "icc")) jpeg_write_icc_profile(&c, icc_profile, ICC_LEN);
     int bpp = c.input_components;
     unsigned char *row = malloc((size_t)w * 4);
     if (raw) {
@@ -200,6 +238,98 @@ static void encode(const char *mode, const unsigned char *px, int w, int h, int 
     }
 }
 
+/* Rows of `px` to an object that is past jpeg_start_compress. */
+static void all_rows(j_compress_ptr c, const unsigned char *px, int w) {
+    while (c->next_scanline < c->image_height) {
+        JSAMPROW r = (JSAMPROW)(px + (size_t)c->next_scanline * w * 3);
+        if (jpeg_write_scanlines(c, &r, 1) != 1) die("scanline not taken");
+    }
+}
+
+static void start_rgb(j_compress_ptr c, struct err *e, int w, int h, int q,
+                      unsigned char **buf, unsigned long *len) {
+    c->err = jpeg_std_error(&e->pub);
+    e->pub.error_exit = on_error;
+    jpeg_create_compress(c);
+    c->image_width = w;
+    c->image_height = h;
+    c->input_components = 3;
+    c->in_color_space = JCS_RGB;
+    jpeg_set_defaults(c);
+    jpeg_set_quality(c, q, TRUE);
+    jpeg_mem_dest(c, buf, len);
+}
+
+/* Two compress objects in one thread: B's whole image while A waits for its finish (as a
+ * program keeping one object per stream does). Returns A's JPEG. */
+static void interleave(const unsigned char *px, int w, int h, int q, unsigned char **out, unsigned long *out_len) {
+    struct jpeg_compress_struct a, b;
+    struct err ea = {0}, eb = {0};
+    unsigned char *bbuf = NULL;
+    unsigned long blen = 0;
+    *out = NULL;
+    *out_len = 0;
+    if (setjmp(ea.jump)) die("unexpected libjpeg error (first image)");
+    if (setjmp(eb.jump)) die("unexpected libjpeg error (second image)");
+    start_rgb(&a, &ea, w, h, q, out, out_len);
+    start_rgb(&b, &eb, w, h, q, &bbuf, &blen);
+    jpeg_start_compress(&a, TRUE);
+    markers(&a);
+    all_rows(&a, px, w);
+    jpeg_start_compress(&b, TRUE);
+    all_rows(&b, px, w);
+    jpeg_finish_compress(&b);
+    jpeg_destroy_compress(&b);
+    if (!check_decodes(bbuf, blen, w, h, 0)) die("the second image does not decode");
+    free(bbuf);
+    jpeg_finish_compress(&a);
+    jpeg_destroy_compress(&a);
+}
+
+/* A progress monitor that cancels (longjmp) once the rows are gone over a second time, as
+ * happens when the drop-in's fallback re-encodes them; the program then aborts the image and
+ * encodes it again on the same object, into the same destination. */
+static struct { struct jpeg_progress_mgr pub; long calls, cancel_at; int cancelled; jmp_buf jump; } monitor;
+
+static void on_progress(j_common_ptr c) {
+    (void)c;
+    if (++monitor.calls == monitor.cancel_at) {
+        monitor.cancelled = 1;
+        longjmp(monitor.jump, 1);
+    }
+}
+
+static void cancel(const unsigned char *px, int w, int h, int q, unsigned char **out, unsigned long *out_len) {
+    static struct jpeg_compress_struct c;
+    static struct err e;
+    *out = NULL;
+    *out_len = 0;
+    if (setjmp(e.jump)) die("unexpected libjpeg error");
+    start_rgb(&c, &e, w, h, q, out, out_len);
+    struct jpeg_destination_mgr *dest = c.dest;
+    monitor.pub.progress_monitor = on_progress;
+    monitor.cancel_at = h + h / 2;
+    c.progress = &monitor.pub;
+    if (!setjmp(monitor.jump)) {
+        jpeg_start_compress(&c, TRUE);
+        markers(&c);
+        all_rows(&c, px, w);
+        jpeg_finish_compress(&c);
+    }
+    if (monitor.cancelled) {
+        jpeg_abort_compress(&c);
+        if (c.dest != dest) die("the destination is not the program's after the cancel");
+        c.progress = NULL;
+        jpeg_mem_dest(&c, out, out_len);
+        jpeg_start_compress(&c, TRUE);
+        markers(&c);
+        all_rows(&c, px, w);
+        jpeg_finish_compress(&c);
+        printf("cancelled once\n");
+    }
+    jpeg_destroy_compress(&c);
+}
+
 /* libjpeg's error contract: misuse reaches error_exit (longjmp) or emit_message, the object
  * can be destroyed afterwards, and the next image works. */
 static void errors(const unsigned char *px, int w, int h) {
@@ -244,13 +374,17 @@ int main(int argc, char **argv) {
     int w, h, q = argc > 4 ? atoi(argv[4]) : 85;
     unsigned char *px = read_ppm(argv[2], &w, &h), *jpeg;
     unsigned long len;
+    make_icc();
     if (!strcmp(argv[1], "errors")) {
         errors(px, w, h);
         strcpy(argv[1], "mem");
     }
-    encode(argv[1], px, w, h, q, &jpeg, &len, argv[3]);
+    if (!strcmp(argv[1], "interleave")) interleave(px, w, h, q, &jpeg, &len);
+    else if (!strcmp(argv[1], "cancel")) cancel(px, w, h, q, &jpeg, &len);
+    else encode(argv[1], px, w, h, q, &jpeg, &len, argv[3]);
     write_file(argv[3], jpeg, len);
     if (!check_decodes(jpeg, len, w, h, 1)) die("the JPEG does not decode with its markers");
+    if (!strcmp(argv[1], "icc") && !has_icc(jpeg, len)) die("the ICC profile is not in the JPEG");
     printf("ok %s %dx%d %lu bytes\n", argv[1], w, h, len);
     free(jpeg);
     free(px);

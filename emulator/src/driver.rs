@@ -166,9 +166,6 @@ struct Job {
     luma: [u8; 64],
     chroma: [u8; 64],
     hang: bool,
-    /// CPU-dirtied bytes of the bitstream buffer, written back over the output once the
-    /// hardware has written it (absolute offsets).
-    writeback: Vec<(usize, Vec<u8>)>,
     lost_irq: bool,
     overflow: bool,
     corrupt: bool,
@@ -933,10 +930,10 @@ impl Driver {
         self.synced()[from - area.start..to - area.start].copy_from_slice(&bytes);
     }
 
-    /// What the CPU wrote into the bitstream buffer and never cleaned: dirty lines the cache
-    /// may write back at any time, over output the hardware writes later (absolute offsets).
-    /// The lines count as written back from here.
-    fn take_dirty(&self, st: &mut State) -> Vec<(usize, Vec<u8>)> {
+    /// What the CPU wrote into the bitstream buffer up to `end` (where the hardware just
+    /// wrote) and never cleaned: dirty lines the cache may write back at any time, so the
+    /// model writes them back over the new output (absolute offsets). They are clean from here.
+    fn take_dirty(&self, st: &mut State, end: usize) -> Vec<(usize, Vec<u8>)> {
         if !self.inner.config.strict_output_cache {
             return Vec::new();
         }
@@ -944,9 +941,11 @@ impl Driver {
             return Vec::new();
         };
         let area = self.bitstream_area();
+        let area = area.start..end.clamp(area.start, area.end);
         let mut cpu = vec![0u8; area.len()];
         m.live.read(area.start, &mut cpu);
-        let mut synced = self.synced();
+        let mut all = self.synced();
+        let synced = &mut all[..area.len()];
         if cpu == *synced {
             return Vec::new();
         }
@@ -963,15 +962,15 @@ impl Driver {
             }
         }
         synced.copy_from_slice(&cpu);
-        drop(synced);
+        drop(all);
         let bytes: usize = dirty.iter().map(|d| d.1.len()).sum();
         let first = dirty[0].0 - area.start;
         self.hazard(
             st,
             format!(
-                "NEW_CMD with {bytes} bytes of the bitstream buffer written by the CPU and never \
-                 cleaned (first at offset {first:#x}): their dirty cache lines may be written \
-                 back over the new output"
+                "{bytes} bytes of the bitstream buffer written by the CPU and never cleaned \
+                 (first at offset {first:#x}): their dirty cache lines are written back over \
+                 the new output"
             ),
         );
         st.stats.writeback_bytes += bytes as u64;
@@ -995,7 +994,6 @@ impl Driver {
             chroma: [0; 64],
             // Without microcode the block never runs the job.
             hang: !st.microcode,
-            writeback: self.take_dirty(st),
             lost_irq: false,
             overflow: false,
             corrupt: false,
@@ -1209,10 +1207,7 @@ impl Driver {
             }
             None => hardware::run(&hw_job, &memories.live, &memories.phys),
         };
-        // The CPU's dirty lines reach memory after the hardware's output, over it.
-        for (at, bytes) in &job.writeback {
-            memories.phys.write(*at, bytes);
-        }
+
         let (payload_len, stale) = (result.payload_len as usize, result.stale != 0);
         let written_end = hw_job.vlc_start as usize + payload_len.min(hw_job.room as usize);
         if cfg.stages_visible
@@ -1235,6 +1230,10 @@ impl Driver {
         let mut st = self.inner.state.lock();
         if st.generation != job.generation || st.open.is_none() {
             return;
+        }
+        // The CPU's dirty lines where the hardware just wrote reach memory after it, over it.
+        for (at, bytes) in self.take_dirty(&mut st, written_end) {
+            memories.phys.write(at, &bytes);
         }
         st.stats.late_completions += late as u64;
         st.stats.job_time_us += job.started.elapsed().as_micros() as u64;

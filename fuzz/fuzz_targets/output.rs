@@ -1,6 +1,7 @@
-//! The output parser over arbitrary "driver output": a real 592-byte header followed by
-//! random bytes, with a random GET_OUTPUT_SIZE, for both generations' parsers. It must never
-//! crash, and whatever it accepts must be a whole baseline scan of the header's MCUs.
+//! The output parser over arbitrary "driver output": a real 592-byte header (a few of its
+//! bytes patched) followed by random bytes, with a random GET_OUTPUT_SIZE, for both
+//! generations' parsers. It must never crash, and whatever it accepts must be a whole
+//! baseline scan of the header's MCUs.
 #![no_main]
 
 use amljpeg::hw::output::{check_header, resolve, resolve_scan, scan_length, SizeRule};
@@ -19,7 +20,14 @@ fuzz_target!(|data: &[u8]| {
         _ => Some(SizeRule::Payload),
     };
     let verify = data[6] & 1 == 1;
-    let header = jpegenc_emu::header::build(w, h, out_fmt, &[2; 64], &[3; 64]);
+    let mut header = jpegenc_emu::header::build(w, h, out_fmt, &[2; 64], &[3; 64]);
+    // Up to 7 bytes of the header patched too (its tables and frame are parsed as well).
+    let patches = (data[7] as usize % 8).min((data.len() - 8) / 3);
+    for p in data[8..8 + 3 * patches].chunks(3) {
+        let at = u16::from_le_bytes([p[0], p[1]]) as usize % header.len();
+        header[at] = p[2];
+    }
+    let data = &data[3 * patches + 1..];
     let mut buf = header.clone();
     buf.extend_from_slice(&data[7..]);
     if let Ok(r) = resolve(&buf, size, known, verify) {

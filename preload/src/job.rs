@@ -9,6 +9,9 @@ use crate::splice::Jfif;
 
 /// The hardware has no published minimum size; below this libjpeg does it.
 const MIN_SIDE: u32 = 16;
+/// No driver level takes more than 8192 a side; larger images are libjpeg's (which also keeps
+/// the collected frame's size arithmetic far from overflowing on 32-bit).
+const MAX_SIDE: u32 = 8192;
 
 /// How the program's samples arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,14 +108,17 @@ impl Job {
             if c.int(F::SmoothingFactor) != 0 || c.int(F::Ccir601Sampling) != 0 {
                 return refuse("smoothing or CCIR601 sampling");
             }
-            let (w, h) = (c.uint(F::ImageWidth), c.uint(F::ImageHeight));
-            if w < MIN_SIDE || h < MIN_SIDE || w > 65500 || h > 65500 {
-                return refuse("size outside 16..65500");
+            if c.int(F::Ss) != 0 {
+                return refuse("lossless (jpeg_enable_lossless)");
             }
-            let comps: Vec<_> = (0..3).map(|i| &*c.component(i)).collect();
+            let (w, h) = (c.uint(F::ImageWidth), c.uint(F::ImageHeight));
+            if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
+                return refuse("size outside 16..8192");
+            }
             if c.component(0).is_null() {
                 return refuse("no component info");
             }
+            let comps: Vec<_> = (0..3).map(|i| &*c.component(i)).collect();
             let samp: Vec<_> = comps
                 .iter()
                 .map(|k| (k.h_samp_factor, k.v_samp_factor))
@@ -202,11 +208,13 @@ impl Job {
                 adobe: c.int(F::WriteAdobeMarker) != 0,
             };
             let bytes = if raw {
-                job.planes = job.raw_planes();
+                job.planes = job.raw_planes().ok_or("out of memory for the frame")?;
                 0
             } else {
                 job.row_bytes = width * components as usize;
-                job.row_bytes * height
+                job.row_bytes
+                    .checked_mul(height)
+                    .ok_or("the frame's size overflows")?
             };
             if job.rows.try_reserve_exact(bytes).is_err() {
                 return refuse("out of memory for the frame");
@@ -217,8 +225,8 @@ impl Job {
     }
 
     /// The planes libjpeg would read in raw mode: per component, whole 8×8 blocks of the
-    /// downsampled size.
-    fn raw_planes(&self) -> Vec<Plane> {
+    /// downsampled size (None: no memory for them).
+    fn raw_planes(&self) -> Option<Vec<Plane>> {
         let max_v = if self.s422 { 1 } else { 2 };
         [(2, max_v), (1, 1), (1, 1)]
             .iter()
@@ -226,12 +234,16 @@ impl Job {
                 let w = (self.width * h).div_ceil(2);
                 let rows = (self.height * v).div_ceil(max_v);
                 let (stride, rows) = (w.div_ceil(8) * 8, rows.div_ceil(8) * 8);
-                Plane {
+                let len = stride.checked_mul(rows)?;
+                let mut data = Vec::new();
+                data.try_reserve_exact(len).ok()?;
+                data.resize(len, 0);
+                Some(Plane {
                     stride,
                     rows,
                     rows_per_imcu: v * 8,
-                    data: vec![0; stride * rows],
-                }
+                    data,
+                })
             })
             .collect()
     }

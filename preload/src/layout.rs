@@ -42,6 +42,7 @@ impl C {
 pub enum F {
     Err,
     Progress,
+    ClientData,
     GlobalState,
     Dest,
     ImageWidth,
@@ -64,6 +65,8 @@ pub enum F {
     OptimizeCoding,
     Ccir601Sampling,
     SmoothingFactor,
+    DoFancyDownsampling,
+    DctMethod,
     RestartInterval,
     RestartInRows,
     WriteJfifHeader,
@@ -74,15 +77,19 @@ pub enum F {
     YDensity,
     WriteAdobeMarker,
     NextScanline,
+    /// The first scan parameter: non-zero before `jpeg_start_compress` only when
+    /// libjpeg-turbo 3's `jpeg_enable_lossless` put the predictor there.
+    Ss,
 }
 
-const FIELDS: usize = F::NextScanline as usize + 1;
+const FIELDS: usize = F::Ss as usize + 1;
 
 impl F {
     /// Every field, in declaration order.
     pub const ALL: [F; FIELDS] = [
         F::Err,
         F::Progress,
+        F::ClientData,
         F::GlobalState,
         F::Dest,
         F::ImageWidth,
@@ -105,6 +112,8 @@ impl F {
         F::OptimizeCoding,
         F::Ccir601Sampling,
         F::SmoothingFactor,
+        F::DoFancyDownsampling,
+        F::DctMethod,
         F::RestartInterval,
         F::RestartInRows,
         F::WriteJfifHeader,
@@ -115,6 +124,7 @@ impl F {
         F::YDensity,
         F::WriteAdobeMarker,
         F::NextScanline,
+        F::Ss,
     ];
 }
 
@@ -126,7 +136,7 @@ type Member = (C, usize, u32, Option<F>);
 const COMPRESS: &[Member] = &[
     // jpeg_common_fields
     (C::Ptr, 1, 62, Some(F::Err)), (C::Ptr, 1, 62, None), (C::Ptr, 1, 62, Some(F::Progress)),
-    (C::Ptr, 1, 62, None), (C::Int, 1, 62, None), (C::Int, 1, 62, Some(F::GlobalState)),
+    (C::Ptr, 1, 62, Some(F::ClientData)), (C::Int, 1, 62, None), (C::Int, 1, 62, Some(F::GlobalState)),
     (C::Ptr, 1, 62, Some(F::Dest)),
     (C::Int, 1, 62, Some(F::ImageWidth)), (C::Int, 1, 62, Some(F::ImageHeight)),
     (C::Int, 1, 62, Some(F::InputComponents)), (C::Int, 1, 62, Some(F::InColorSpace)),
@@ -142,8 +152,8 @@ const COMPRESS: &[Member] = &[
     (C::Int, 1, 62, Some(F::NumScans)), (C::Ptr, 1, 62, Some(F::ScanInfo)),
     (C::Int, 1, 62, Some(F::RawDataIn)), (C::Int, 1, 62, Some(F::ArithCode)),
     (C::Int, 1, 62, Some(F::OptimizeCoding)), (C::Int, 1, 62, Some(F::Ccir601Sampling)),
-    (C::Int, 1, 70, None), // do_fancy_downsampling
-    (C::Int, 1, 62, Some(F::SmoothingFactor)), (C::Int, 1, 62, None), // dct_method
+    (C::Int, 1, 70, Some(F::DoFancyDownsampling)),
+    (C::Int, 1, 62, Some(F::SmoothingFactor)), (C::Int, 1, 62, Some(F::DctMethod)),
     (C::Int, 1, 62, Some(F::RestartInterval)), (C::Int, 1, 62, Some(F::RestartInRows)),
     (C::Int, 1, 62, Some(F::WriteJfifHeader)),
     (C::U8, 1, 62, Some(F::JfifMajorVersion)), (C::U8, 1, 62, Some(F::JfifMinorVersion)),
@@ -157,7 +167,7 @@ const COMPRESS: &[Member] = &[
     (C::Ptr, 4, 62, None), // cur_comp_info
     (C::Int, 3, 62, None), // MCUs_per_row, MCU_rows_in_scan, blocks_in_MCU
     (C::Int, 10, 62, None), // MCU_membership
-    (C::Int, 4, 62, None), // Ss, Se, Ah, Al
+    (C::Int, 1, 62, Some(F::Ss)), (C::Int, 3, 62, None), // Ss, Se, Ah, Al
     (C::Int, 1, 80, None), (C::Ptr, 1, 80, None), (C::Int, 1, 80, None), // block_size, natural_order, lim_Se
     (C::Ptr, 10, 62, None), // master .. entropy, script_space
     (C::Int, 1, 62, None), // script_space_size
@@ -174,6 +184,16 @@ const COMPONENT: &[Member] = &[
     (C::Int, 6, 62, None), // MCU_width .. last_row_height
     (C::Ptr, 2, 62, None), // quant_table, dct_table
 ];
+
+/// Where `dest` is: among the common fields, the same in every ABI.
+pub fn dest_offset() -> usize {
+    static AT: OnceLock<usize> = OnceLock::new();
+    *AT.get_or_init(|| {
+        Layout::new(62)
+            .offset(F::Dest)
+            .expect("dest is a common field")
+    })
+}
 
 /// Offsets of one ABI.
 #[derive(Debug)]

@@ -29,6 +29,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod amljpeg;
+mod fallback;
 pub mod job;
 pub mod layout;
 mod libjpeg;
@@ -264,10 +265,6 @@ pub unsafe extern "C" fn jpeg_CreateCompress(
 unsafe fn begin(st: &mut State, c: Cinfo, write_all_tables: bool) -> bool {
     // SAFETY: `c` is live.
     unsafe {
-        if !st.saved_dest.is_null() {
-            c.set_ptr(F::Dest, st.saved_dest); // left over from a fallback that errored out
-            st.saved_dest = std::ptr::null_mut();
-        }
         st.reset();
         if c.int(F::GlobalState) != CSTATE_START {
             return false; // the real libjpeg reports the misuse
@@ -424,6 +421,65 @@ pub unsafe extern "C" fn jpeg_write_m_byte(cinfo: *mut c_void, val: c_int) {
     }
 }
 
+/// libjpeg-turbo's ICC profile markers: APP2 segments of "ICC_PROFILE\0", the 1-based
+/// sequence number, the count, then up to 65,519 bytes of the profile.
+const ICC_CHUNK: usize = 65519;
+
+/// The 14 bytes before chunk `seq` of `count`.
+fn icc_prefix(seq: usize, count: usize) -> [u8; 14] {
+    let mut p = *b"ICC_PROFILE\0\0\0";
+    p[12] = seq as u8;
+    p[13] = count as u8;
+    p
+}
+
+/// Written here rather than left to libjpeg, whose version writes through its own marker
+/// calls: those reach the drop-in only when the library binds them through its PLT, and
+/// libjpeg's own marker writer does not exist for an image the drop-in holds.
+#[no_mangle]
+pub unsafe extern "C" fn jpeg_write_icc_profile(cinfo: *mut c_void, icc: *const u8, len: c_uint) {
+    let st = lookup(cinfo);
+    let len = len as usize;
+    let count = len.div_ceil(ICC_CHUNK);
+    // SAFETY: as in jpeg_start_compress; `icc` holds `len` bytes (libjpeg's contract).
+    unsafe {
+        if !ours(phase(st)) {
+            let real = real_for(st);
+            if let Some(write) = real.write_icc_profile {
+                return write(cinfo, icc, len as c_uint);
+            }
+            // A libjpeg older than the call: the same markers through its marker calls.
+            for seq in 1..=count {
+                let at = (seq - 1) * ICC_CHUNK;
+                let chunk = (len - at).min(ICC_CHUNK);
+                (real.write_m_header)(cinfo, 0xE2, (chunk + 14) as c_uint);
+                for &b in icc_prefix(seq, count).iter() {
+                    (real.write_m_byte)(cinfo, b as c_int);
+                }
+                for i in 0..chunk {
+                    (real.write_m_byte)(cinfo, *icc.add(at + i) as c_int);
+                }
+            }
+            return;
+        }
+        let c = view(st, cinfo);
+        if icc.is_null() || len == 0 {
+            return raise(c, BUFFER_SIZE, 0);
+        }
+        for seq in 1..=count {
+            let at = (seq - 1) * ICC_CHUNK;
+            let chunk = (len - at).min(ICC_CHUNK);
+            if !marker_header(st, c, 0xE2, (chunk + 14) as c_uint) {
+                return;
+            }
+            let prefix = icc_prefix(seq, count);
+            if !write_all(c, prefix.as_ptr(), 14) || !write_all(c, icc.add(at), chunk) {
+                return;
+            }
+        }
+    }
+}
+
 /// The common start of both row entry points: libjpeg's checks and progress call. Returns
 /// the job when rows may be taken.
 ///
@@ -468,8 +524,7 @@ unsafe fn rows_taken(st: *mut State, c: Cinfo, rows: usize) -> c_uint {
                 true
             }
         });
-        if failed {
-            software(st, c);
+        if failed && fallback::encode(st, c) {
             guard(|| adopt_capture(&mut *st));
         }
         (*st).phase = Phase::Emitting { rows: rows as u32 };
@@ -563,9 +618,15 @@ fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
         if job.s422 { "4:2:2" } else { "4:2:0" },
         head.len() + len - scan
     );
+    // The scan is copied out and the device given back at once: another compress object of
+    // this program (or another program) may need it before this one's body is written.
+    let cap = &mut st.capture;
+    cap.buf.clear();
+    cap.buf.extend_from_slice(&jpeg[scan..]);
+    cap.len = cap.buf.len();
+    st.release_device();
     st.head = head;
-    // SAFETY: `scan` is within the JPEG.
-    st.tail = (unsafe { out.add(scan) }, len - scan);
+    st.tail = (st.capture.buf.as_ptr(), st.capture.len);
     st.done = 0;
     Ok(())
 }
@@ -591,44 +652,6 @@ unsafe fn huffman_matches(c: Cinfo, jpeg: &[u8]) -> bool {
         })
 }
 
-/// The capture destination's callbacks: a growing buffer in the object's state.
-fn capture_of(cinfo: *mut c_void) -> Option<&'static mut state::Capture> {
-    // SAFETY: the state outlives the fallback that installed these callbacks.
-    unsafe { state::get(cinfo as usize).as_mut() }.map(|s| &mut *s.capture)
-}
-
-unsafe extern "C" fn capture_init(cinfo: *mut c_void) {
-    guard(|| {
-        if let Some(cap) = capture_of(cinfo) {
-            cap.buf.resize(cap.buf.len().max(1 << 16), 0);
-            cap.mgr.next_output_byte = cap.buf.as_mut_ptr();
-            cap.mgr.free_in_buffer = cap.buf.len();
-        }
-    })
-}
-
-unsafe extern "C" fn capture_empty(cinfo: *mut c_void) -> c_int {
-    guard(|| {
-        let Some(cap) = capture_of(cinfo) else {
-            return 0;
-        };
-        let used = cap.buf.len();
-        cap.buf.resize(used * 2, 0);
-        // SAFETY: `used` is within the grown buffer.
-        cap.mgr.next_output_byte = unsafe { cap.buf.as_mut_ptr().add(used) };
-        cap.mgr.free_in_buffer = used;
-        1
-    })
-}
-
-unsafe extern "C" fn capture_term(cinfo: *mut c_void) {
-    guard(|| {
-        if let Some(cap) = capture_of(cinfo) {
-            cap.len = cap.buf.len() - cap.mgr.free_in_buffer;
-        }
-    })
-}
-
 /// The body of the real libjpeg's JPEG (after its SOI and APPn, already written by us) is
 /// what remains to write.
 fn adopt_capture(st: &mut State) {
@@ -639,59 +662,6 @@ fn adopt_capture(st: &mut State) {
     // SAFETY: `at` is within the buffer, which stays put until the next image.
     st.tail = (unsafe { jpeg.as_ptr().add(at) }, jpeg.len() - at);
     st.done = 0;
-}
-
-/// The real libjpeg encodes the collected image into our capture buffer.
-///
-/// # Safety
-/// `st` is live and ours, `c` its object; its rows are all collected.
-unsafe fn software(st: *mut State, c: Cinfo) {
-    // SAFETY: per the contract. Only plain values are live across the real libjpeg's calls.
-    unsafe {
-        guard(|| (*st).release_device());
-        let s = &mut *st;
-        let real = s.real;
-        let Some(job) = s.job.as_deref() else {
-            return;
-        };
-        s.phase = Phase::Software;
-        s.capture.mgr.init_destination = Some(capture_init);
-        s.capture.mgr.empty_output_buffer = Some(capture_empty);
-        s.capture.mgr.term_destination = Some(capture_term);
-        s.capture.len = 0;
-        s.saved_dest = c.dest();
-        c.set_ptr(F::Dest, &mut s.capture.mgr as *mut DestinationMgr);
-        c.set_int(F::GlobalState, CSTATE_START);
-        c.set_uint(F::NextScanline, 0);
-        (real.start_compress)(c.ptr, 1);
-        let raw = job.input == Input::Raw;
-        if raw {
-            let lines = job.lines_per_imcu();
-            for i in 0..job.height.div_ceil(lines) {
-                let mut rows = [[std::ptr::null::<u8>(); 16]; 3];
-                for (k, p) in job.planes.iter().enumerate() {
-                    for (r, row) in rows[k].iter_mut().enumerate().take(p.rows_per_imcu) {
-                        let y = (i * p.rows_per_imcu + r).min(p.rows - 1);
-                        *row = p.data.as_ptr().add(y * p.stride);
-                    }
-                }
-                let image = [rows[0].as_ptr(), rows[1].as_ptr(), rows[2].as_ptr()];
-                (real.write_raw_data)(c.ptr, image.as_ptr(), lines as c_uint);
-            }
-        } else {
-            for y in 0..job.height {
-                let row = [job.rows.as_ptr().add(y * job.row_bytes)];
-                (real.write_scanlines)(c.ptr, row.as_ptr(), 1);
-            }
-        }
-        (real.finish_compress)(c.ptr);
-        c.set_ptr(F::Dest, s.saved_dest);
-        s.saved_dest = std::ptr::null_mut();
-        c.set_int(
-            F::GlobalState,
-            if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING },
-        );
-    }
 }
 
 #[no_mangle]
@@ -797,30 +767,19 @@ pub unsafe extern "C" fn jpeg_finish_compress(cinfo: *mut c_void) {
     }
 }
 
-/// Drops the object's image (the program aborts or destroys it). Not while our fallback
-/// runs: the real `jpeg_finish_compress` calls `jpeg_abort` itself.
+/// Drops the object's image (the program aborts or destroys it).
 ///
 /// # Safety
 /// `st` is NULL or live, `cinfo` its object.
 unsafe fn abandon(st: *mut State, cinfo: *mut c_void, destroy: bool) {
-    // SAFETY: per the contract.
-    unsafe {
-        let Some(s) = st.as_mut() else {
-            return;
-        };
-        if s.phase == Phase::Software && !destroy {
-            return;
-        }
-        if !s.saved_dest.is_null() {
-            view(st, cinfo).set_ptr(F::Dest, s.saved_dest);
-            s.saved_dest = std::ptr::null_mut();
-        }
+    if st.is_null() {
+        return;
     }
     guard(|| {
         if destroy {
             state::remove(cinfo as usize);
         } else {
-            // SAFETY: checked non-NULL above.
+            // SAFETY: live (checked non-NULL; the caller's contract).
             unsafe { (*st).reset() };
         }
     })
@@ -853,18 +812,9 @@ pub unsafe extern "C" fn jpeg_abort_compress(cinfo: *mut c_void) {
 
 #[no_mangle]
 pub unsafe extern "C" fn jpeg_abort(cinfo: *mut c_void) {
-    // The real jpeg_finish_compress of our fallback ends here: its jpeg_abort would free the
-    // image's memory pool, where programs keep their own row buffers (cjpeg does) while they
-    // still use them. The real abort runs when the program finishes the image.
-    let st = lookup(cinfo);
-    // SAFETY: `st` is NULL or live; the program's live object (decompress objects too: not
-    // ours, forwarded).
-    unsafe {
-        if phase(st) == Some(Phase::Software) {
-            return;
-        }
-        end_image(st, cinfo, false, |r| r.abort)
-    }
+    // SAFETY: `st` is NULL or live; the program's live object (decompress objects, and the
+    // fallback's own object from inside the real libjpeg: not registered, forwarded).
+    unsafe { end_image(lookup(cinfo), cinfo, false, |r| r.abort) }
 }
 
 #[no_mangle]

@@ -24,6 +24,11 @@ pub struct Real {
     pub destroy_compress: unsafe extern "C" fn(Cinfo),
     pub abort: unsafe extern "C" fn(Cinfo),
     pub destroy: unsafe extern "C" fn(Cinfo),
+    /// For the fallback's own object.
+    pub set_defaults: unsafe extern "C" fn(Cinfo),
+    pub set_colorspace: unsafe extern "C" fn(Cinfo, c_int),
+    /// libjpeg-turbo 1.5.90 and later.
+    pub write_icc_profile: Option<unsafe extern "C" fn(Cinfo, *const u8, c_uint)>,
     /// Where they were found (for the log).
     pub origin: String,
 }
@@ -60,6 +65,9 @@ unsafe fn resolve(handle: *mut c_void, origin: String) -> Option<Real> {
             destroy_compress: symbol(handle, c"jpeg_destroy_compress")?,
             abort: symbol(handle, c"jpeg_abort")?,
             destroy: symbol(handle, c"jpeg_destroy")?,
+            set_defaults: symbol(handle, c"jpeg_set_defaults")?,
+            set_colorspace: symbol(handle, c"jpeg_set_colorspace")?,
+            write_icc_profile: symbol(handle, c"jpeg_write_icc_profile"),
             origin,
         })
     }

@@ -21,12 +21,10 @@ pub enum Phase {
     Emitting { rows: u32 },
     /// All written; `jpeg_finish_compress` remains.
     Emitted,
-    /// The real libjpeg is encoding the collected image into `capture` (our fallback).
-    Software,
 }
 
-/// A destination that collects the real libjpeg's output during a fallback. `mgr` first: the
-/// object's `dest` points at it.
+/// A destination that collects the real libjpeg's output during a fallback (`mgr` first: our
+/// object's `dest` points at it), and the hardware's scan once copied out of the device.
 #[repr(C)]
 pub struct Capture {
     pub mgr: DestinationMgr,
@@ -41,16 +39,16 @@ pub struct State {
     pub job: Option<Box<Job>>,
     /// libamljpeg handle (NULL until the first hardware image).
     pub handle: Handle,
-    /// The JPEG body still to write: `head` (owned), then `tail` (the device's scan data or
-    /// `capture`), `done` bytes of the two written so far.
+    /// The JPEG body still to write: `head` (owned), then `tail` (in `capture`), `done` bytes
+    /// of the two written so far.
     pub head: Vec<u8>,
     pub tail: (*const u8, usize),
     pub done: usize,
     /// The handle holds the device until released (its JPEG lives there).
     pub leased: bool,
     pub capture: Box<Capture>,
-    /// The program's destination while `capture` stands in for it.
-    pub saved_dest: *mut DestinationMgr,
+    /// The fallback's own compress object, while it exists (see [`crate::fallback`]).
+    pub private: Option<crate::fallback::Private>,
 }
 
 // SAFETY: a State is used by the one thread that drives its compress object at a time
@@ -69,8 +67,8 @@ pub fn insert(cinfo: usize, state: State) {
         .get_or_insert_with(HashMap::new)
         .insert(cinfo, Box::new(state));
     // Closed after the registry's lock is released (closing may wait for the device).
-    if let Some(old) = old {
-        close(&old);
+    if let Some(mut old) = old {
+        close(&mut old);
     }
 }
 
@@ -84,12 +82,13 @@ pub fn get(cinfo: usize) -> *mut State {
 
 pub fn remove(cinfo: usize) {
     let old = states().as_mut().and_then(|m| m.remove(&cinfo));
-    if let Some(old) = old {
-        close(&old);
+    if let Some(mut old) = old {
+        close(&mut old);
     }
 }
 
-fn close(state: &State) {
+fn close(state: &mut State) {
+    state.drop_private();
     if !state.handle.is_null() {
         if let Ok(api) = aml::api() {
             // SAFETY: the handle is live and ours; nothing else uses it.
@@ -121,7 +120,7 @@ impl State {
                 buf: Vec::new(),
                 len: 0,
             }),
-            saved_dest: std::ptr::null_mut(),
+            private: None,
         }
     }
 
@@ -139,6 +138,7 @@ impl State {
     /// Back to between-images: the device released, buffers dropped.
     pub fn reset(&mut self) {
         self.release_device();
+        self.drop_private();
         self.phase = Phase::Idle;
         self.job = None;
         self.head = Vec::new();

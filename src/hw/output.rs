@@ -241,6 +241,11 @@ impl Huffman {
             let n = bits[len - 1] as usize;
             h.val_offset[len] = k as i32 - code;
             for _ in 0..n {
+                // Checked before the code indexes the lookup: a malformed count must be an
+                // error, never a slice out of range.
+                if code >= 1 << len {
+                    return Err(bad("an over-subscribed DHT table"));
+                }
                 let symbol = *values
                     .get(k)
                     .ok_or_else(|| bad("a DHT table with more codes than symbols"))?;
@@ -437,6 +442,20 @@ mod tests {
         ]);
         h[SOS_OFFSET..SOS_OFFSET + 2].copy_from_slice(&[0xFF, 0xDA]);
         h
+    }
+
+    #[test]
+    fn a_malformed_dht_is_an_error_not_a_panic() {
+        // Three 1-bit codes cannot exist.
+        let mut bits = [0u8; 16];
+        bits[0] = 3;
+        assert!(Huffman::new(&bits, &[1, 2, 3]).is_err());
+        let mut h = header();
+        h[141] = 3;
+        let mut b = h.clone();
+        b.extend_from_slice(&[0u8; 64]);
+        let info = check_header(&h).unwrap();
+        assert!(scan_length(&b[HEADER_LEN..], &h, info).is_err());
     }
 
     fn buffer(scan: &[u8], eoi: bool, cap: usize) -> Vec<u8> {

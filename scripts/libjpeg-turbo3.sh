@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds libjpeg-turbo 3 (the copy the turbojpeg crate vendors) as a shared libjpeg 6.2 linked
+# with -Bsymbolic-functions, for the drop-in's tests: its internal calls (jpeg_abort inside
+# jpeg_finish_compress, the marker calls inside jpeg_write_icc_profile) bypass any interposer,
+# and it has jpeg_enable_lossless, which Debian 12's 2.1.5 lacks. Prints the directory with
+# include/ and lib/. Built once into target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$PWD/target/libjpeg-turbo3-symbolic
+if [ ! -f "$out/lib/libjpeg.so.62" ]; then
+    pkg=$(cargo metadata --format-version 1 --locked | python3 -c '
+import json, os, sys
+meta = json.load(sys.stdin)
+print(next(os.path.dirname(p["manifest_path"]) for p in meta["packages"] if p["name"] == "turbojpeg-sys"))')
+    src=$pkg/libjpeg-turbo
+    rm -rf "$out"
+    cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DENABLE_STATIC=0 -DWITH_TURBOJPEG=0 \
+        -DCMAKE_SHARED_LINKER_FLAGS=-Wl,-Bsymbolic-functions >"$out.log" 2>&1
+    cmake --build "$out/build" --target jpeg -j"$(nproc)" >>"$out.log" 2>&1
+    mkdir -p "$out/include" "$out/lib"
+    cp "$src/src/jpeglib.h" "$src/src/jmorecfg.h" "$src/src/jerror.h" "$out/build/jconfig.h" "$out/include/"
+    cp -P "$out/build"/libjpeg.so* "$out/lib/"
+fi
+echo "$out"
