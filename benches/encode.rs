@@ -4,7 +4,7 @@
 //! The hardware path needs the emulator preloaded in the process: `amljpeg bench` measures it.
 
 use amljpeg::hw::layout::{hardware_format, write_frame, InputLayout};
-use amljpeg::hw::session::Generation;
+use amljpeg::hw::protocol::Generation;
 use amljpeg::{BackendChoice, Encoder, Frame, PixelFormat};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Frame, PixelFormat, Subsampling};
+use crate::hw::buffers::DeviceInfo;
 use crate::hw::layout::InputLayout;
-use crate::hw::session::DeviceInfo;
 use crate::hw::{self, Lease, SharedDevice};
 use crate::quant::{QuantTables, Quantisation};
 use std::path::{Path, PathBuf};

@@ -5,11 +5,11 @@
 //! so what remains is the library's own overhead).
 
 use amljpeg::hw::layout::{hardware_format, write_frame, InputLayout};
+use amljpeg::hw::protocol::Generation;
 use amljpeg::hw::protocol::{e, fmt, LOCAL_BUFF};
-use amljpeg::hw::session::Generation;
 use amljpeg::{BackendChoice, Encoder, Frame, PixelFormat};
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -104,43 +104,31 @@ fn busy_poll_reference(
         .write(true)
         .open(device)
         .map_err(|e| e.to_string())?;
-    let fd = file.as_raw_fd();
-    let mut info = [0u32; 32];
-    // SAFETY: a scratch larger than GET_BUFFINFO writes.
-    unsafe { e::get_buffinfo(fd, &mut info) }.map_err(|e| e.to_string())?;
+    let fd = file.as_fd();
+    let info = e::get_buffinfo(fd).map_err(|e| e.to_string())?;
     let map = memmap2::MmapOptions::new()
         .len(info[0] as usize)
         .map_raw(&file)
         .map_err(|e| e.to_string())?;
-    // SAFETY: CONFIG_INIT takes no argument.
-    unsafe { e::config_init(fd) }.map_err(|e| e.to_string())?;
-    let (mut ww, mut hh) = (w as u32, h as u32);
-    // SAFETY: u32s we own.
-    unsafe { e::set_encoder_width(fd, &mut ww).and(e::set_encoder_height(fd, &mut hh)) }
+    e::config_init(fd).map_err(|e| e.to_string())?;
+    e::set_encoder_width(fd, w as u32)
+        .and(e::set_encoder_height(fd, h as u32))
         .map_err(|e| e.to_string())?;
     let (in_fmt, out_fmt) = if format == PixelFormat::Nv12 {
         (fmt::NV12, fmt::YUV420)
     } else {
-        (6, fmt::YUV422_SINGLE)
+        (fmt::RGB888, fmt::YUV422_SINGLE)
     };
     let data = frame_bytes(format, w, h);
+    let input = info[1] as usize;
     let (wall, cpu) = time(frames, || {
-        // SAFETY: the input area starts at the map's start and holds the frame.
+        // SAFETY: the input area starts inside the map and holds the frame (the level fits it).
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                map.as_mut_ptr().add(info[1] as usize),
-                data.len(),
-            )
+            std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_mut_ptr().add(input), data.len())
         };
         let cmd = [LOCAL_BUFF, in_fmt, out_fmt, 0, 0, data.len() as u32, 1];
-        // SAFETY: seven words.
-        let _ = unsafe { e::new_cmd(fd, &cmd) };
-        let mut stage = 0;
-        while stage != e::STAGE_DONE {
-            // SAFETY: a u32 we own.
-            let _ = unsafe { e::get_stage(fd, &mut stage) };
-        }
+        let _ = e::new_cmd(fd, &cmd);
+        while e::get_stage(fd).is_ok_and(|stage| stage != e::STAGE_DONE) {}
     });
     drop(map);
     Ok((wall, cpu))

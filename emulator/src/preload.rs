@@ -96,6 +96,16 @@ macro_rules! real {
     }};
 }
 
+/// Calls the next definition of a libc function with the caller's own arguments.
+macro_rules! forward {
+    ($name:ident : $ty:ty, $($arg:expr),* $(,)?) => {{
+        let next = real!($name: $ty);
+        // SAFETY: the next definition of the same function, with the arguments our caller
+        // passed under that function's own contract.
+        unsafe { next($($arg),*) }
+    }};
+}
+
 fn open_device(flags: c_int) -> c_int {
     let d = driver();
     match d.open() {
@@ -137,7 +147,7 @@ macro_rules! interpose_open {
             if is_device($path) {
                 return open_device($flags);
             }
-            real!($name: unsafe extern "C" fn($($ty),*) -> c_int)($($arg),*)
+            forward!($name: unsafe extern "C" fn($($ty),*) -> c_int, $($arg),*)
         }
     };
 }
@@ -156,14 +166,14 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     if is_ours(fd) {
         let mut open = OPEN.lock();
         DEVICE_FD.store(-1, Ordering::Release);
-        let r = real!(close: unsafe extern "C" fn(c_int) -> c_int)(fd);
+        let r = forward!(close: unsafe extern "C" fn(c_int) -> c_int, fd);
         if let Some(o) = open.as_mut() {
             o.closed = true;
         }
         release_if_unreferenced(&mut open);
         return r;
     }
-    real!(close: unsafe extern "C" fn(c_int) -> c_int)(fd)
+    forward!(close: unsafe extern "C" fn(c_int) -> c_int, fd)
 }
 
 fn do_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
@@ -186,7 +196,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) ->
     if is_ours(fd) {
         return do_ioctl(fd, request, arg);
     }
-    real!(ioctl: unsafe extern "C" fn(c_int, c_ulong, *mut c_void) -> c_int)(fd, request, arg)
+    forward!(ioctl: unsafe extern "C" fn(c_int, c_ulong, *mut c_void) -> c_int, fd, request, arg)
 }
 
 /// glibc's entry for programs built with 64-bit time_t on 32-bit targets.
@@ -195,11 +205,11 @@ pub unsafe extern "C" fn __ioctl_time64(fd: c_int, request: c_ulong, arg: *mut c
     if is_ours(fd) {
         return do_ioctl(fd, request, arg);
     }
-    real!(__ioctl_time64: unsafe extern "C" fn(c_int, c_ulong, *mut c_void) -> c_int)(
-        fd, request, arg,
-    )
+    forward!(__ioctl_time64: unsafe extern "C" fn(c_int, c_ulong, *mut c_void) -> c_int, fd, request, arg)
 }
 
+/// # Safety
+/// mmap's contract for the arguments.
 unsafe fn map_device(
     addr: *mut c_void,
     len: size_t,
@@ -220,14 +230,7 @@ unsafe fn map_device(
         set_errno(libc::EACCES);
         return libc::MAP_FAILED;
     }
-    let p = real!(mmap64: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, libc::off64_t) -> *mut c_void)(
-        addr,
-        len,
-        prot,
-        flags,
-        fd,
-        offset as libc::off64_t,
-    );
+    let p = forward!(mmap64: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, libc::off64_t) -> *mut c_void, addr, len, prot, flags, fd, offset as libc::off64_t);
     if p != libc::MAP_FAILED {
         if let Some(o) = open.as_mut() {
             o.maps.push((p as usize, len));
@@ -247,11 +250,10 @@ pub unsafe extern "C" fn mmap(
     offset: off_t,
 ) -> *mut c_void {
     if is_ours(fd) {
-        return map_device(addr, len, prot, flags, fd, offset as i64);
+        // SAFETY: mmap's own arguments, under its contract.
+        return unsafe { map_device(addr, len, prot, flags, fd, offset as i64) };
     }
-    real!(mmap: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, off_t) -> *mut c_void)(
-        addr, len, prot, flags, fd, offset,
-    )
+    forward!(mmap: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, off_t) -> *mut c_void, addr, len, prot, flags, fd, offset)
 }
 
 #[no_mangle]
@@ -264,16 +266,15 @@ pub unsafe extern "C" fn mmap64(
     offset: libc::off64_t,
 ) -> *mut c_void {
     if is_ours(fd) {
-        return map_device(addr, len, prot, flags, fd, offset as i64);
+        // SAFETY: mmap's own arguments, under its contract.
+        return unsafe { map_device(addr, len, prot, flags, fd, offset as i64) };
     }
-    real!(mmap64: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, libc::off64_t) -> *mut c_void)(
-        addr, len, prot, flags, fd, offset,
-    )
+    forward!(mmap64: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, libc::off64_t) -> *mut c_void, addr, len, prot, flags, fd, offset)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
-    let r = real!(munmap: unsafe extern "C" fn(*mut c_void, size_t) -> c_int)(addr, len);
+    let r = forward!(munmap: unsafe extern "C" fn(*mut c_void, size_t) -> c_int, addr, len);
     if r == 0 && MAPPINGS.load(Ordering::Acquire) > 0 {
         let mut open = OPEN.lock();
         if let Some(o) = open.as_mut() {
@@ -369,7 +370,7 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     if let Some(r) = unsafe { poll_device(fds, nfds, timeout) } {
         return r;
     }
-    real!(poll: unsafe extern "C" fn(*mut pollfd, nfds_t, c_int) -> c_int)(fds, nfds, timeout)
+    forward!(poll: unsafe extern "C" fn(*mut pollfd, nfds_t, c_int) -> c_int, fds, nfds, timeout)
 }
 
 #[no_mangle]
@@ -407,7 +408,5 @@ pub unsafe extern "C" fn ppoll(
             return r;
         }
     }
-    real!(ppoll: unsafe extern "C" fn(*mut pollfd, nfds_t, *const libc::timespec, *const libc::sigset_t) -> c_int)(
-        fds, nfds, tmo, sigmask,
-    )
+    forward!(ppoll: unsafe extern "C" fn(*mut pollfd, nfds_t, *const libc::timespec, *const libc::sigset_t) -> c_int, fds, nfds, tmo, sigmask)
 }

@@ -182,8 +182,8 @@ fn run_j(d: &jpegenc_emu::Driver, mem: *mut u8, img: &Rgb) -> [u32; 2] {
         1,
         1,
     ]);
-    // SAFETY: a 30-word command.
     assert_eq!(
+        // SAFETY: a 30-word command.
         unsafe { d.ioctl(j::NEW_CMD as u64, cmd.as_mut_ptr().cast()) },
         Ok(0)
     );

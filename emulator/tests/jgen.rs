@@ -21,8 +21,8 @@ fn open_j(config: Config) -> (Driver, std::os::fd::OwnedFd, [u32; 7], *mut u8) {
     let d = Driver::new(config);
     let fd = d.open().unwrap();
     let mut info = [0u32; 7];
-    // SAFETY: a 7-word array.
     assert_eq!(
+        // SAFETY: a 7-word array.
         unsafe { d.ioctl(j::GET_BUFFINFO as u64, info.as_mut_ptr().cast()) },
         Ok(0)
     );
@@ -166,8 +166,8 @@ fn oversize_commands_are_dropped_and_the_size_stays_stale() {
         events: libc::POLLIN,
         revents: 0,
     };
-    // SAFETY: one pollfd.
     assert_eq!(
+        // SAFETY: one pollfd.
         unsafe { libc::poll(&mut p, 1, 200) },
         0,
         "and it never completes"

@@ -3,7 +3,7 @@
 //! filled by edge replication so the partial edge MCUs see real pixels.
 
 use super::protocol::fmt;
-use super::session::Generation;
+use super::protocol::Generation;
 use crate::format::{Frame, PixelFormat};
 
 fn align(v: usize, a: usize) -> usize {

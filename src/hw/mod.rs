@@ -8,6 +8,7 @@
 
 pub mod annex_k;
 pub mod bound;
+pub mod buffers;
 pub mod header;
 pub mod layout;
 pub mod output;
@@ -15,9 +16,10 @@ pub mod protocol;
 pub mod session;
 
 use crate::error::{Error, ErrorKind, Result};
+use buffers::DeviceInfo;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::{Mutex, RawMutex};
-use session::{DeviceInfo, Session};
+use session::Session;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::thread::ThreadId;

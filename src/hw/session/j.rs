@@ -1,0 +1,88 @@
+//! The J generation's side of a session (GXBB / Odroid C2 and later): the level from the
+//! 7-word buffer info, a job as one 30-word NEW_CMD, completion through poll alone (its stage
+//! is sticky), and the output as a separate header and scan.
+
+use super::{device_error, verify_all, Job, Output, Session};
+use crate::error::{Error, Result};
+use crate::hw::buffers::BufferInfo;
+use crate::hw::protocol::{self as p, j};
+use crate::hw::{header, output};
+use crate::quant::Quantisation;
+use std::os::fd::BorrowedFd;
+use std::time::Instant;
+
+/// The buffer layout and the level's size limit: every J level's input area is 3 × max², so
+/// the maximum side needs no private knowledge.
+pub(super) fn limits(fd: BorrowedFd<'_>) -> Result<(BufferInfo, u32, u32)> {
+    let words = j::get_buffinfo(fd).map_err(|e| device_error("GET_BUFFINFO", e))?;
+    let buffers = BufferInfo::from_j_words(&words)?;
+    let max = ((words[2] / 3) as f64).sqrt() as u32;
+    Ok((buffers, max, max))
+}
+
+impl Session {
+    pub(super) fn run_j(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
+        let Quantisation::Quality(quality) = *job.quant else {
+            return Err(Error::unsupported(
+                "the J driver takes a quality, not tables",
+            ));
+        };
+        let layout = job.layout;
+        // Size, quality (with the Annex K table set, so the tables are libjpeg's) and the
+        // input flush all travel in the command; the rest of the 30 words stay zero.
+        let mut cmd = [0u32; j::NEW_CMD_WORDS];
+        cmd[..10].copy_from_slice(&[
+            p::LOCAL_BUFF,
+            layout.format,
+            job.out_format(),
+            layout.width as u32,
+            layout.height as u32,
+            layout.extent as u32,
+            0,
+            quality as u32,
+            1,
+            1,
+        ]);
+        j::new_cmd(self.fd(), &cmd).map_err(|e| device_error("NEW_CMD", e))?;
+        // GET_STAGE is sticky at 4 on J: completion is known only through poll.
+        self.wait(deadline, false)?;
+        let [head_bytes, size] =
+            j::get_output_size(self.fd()).map_err(|e| device_error("GET_OUTPUT_SIZE", e))?;
+        let (head_bytes, size) = (head_bytes as usize, size as usize);
+        // The header is ours, not read back: the CPU may hold a stale copy of the assist
+        // buffer (no ioctl invalidates it), and its bytes follow from what we asked.
+        let header = header::build(
+            layout.width as u16,
+            layout.height as u16,
+            job.subsampling,
+            &job.quant.tables(),
+        );
+        let buffers = self.info.buffers.clone();
+        if size + 2 > buffers.bitstream.len() {
+            self.too_long(job, size)?;
+        }
+        let bitstream = self.region(buffers.bitstream.clone());
+        let resolved = output::resolve_scan(&header, bitstream, head_bytes, size, verify_all())?;
+        // One contiguous JPEG without copying the scan: the header goes into the unused gap
+        // just before the bitstream buffer, which the hardware never writes. A missing EOI
+        // cannot be added in place: J has no ioctl to clean the CPU's line in the DMA buffer.
+        let start = buffers.bitstream.start;
+        let used_before = buffers
+            .input
+            .end
+            .max(buffers.header.as_ref().map_or(0, |h| h.end));
+        if start >= used_before + p::HEADER_LEN && !resolved.append_eoi {
+            self.region(start - p::HEADER_LEN..start)
+                .copy_from_slice(&header);
+            self.output = Output::Mapped(start - p::HEADER_LEN..start + resolved.len);
+        } else {
+            let mut jpeg = header;
+            jpeg.extend_from_slice(&self.region(buffers.bitstream.clone())[..size]);
+            if resolved.append_eoi {
+                jpeg.extend_from_slice(&[0xFF, 0xD9]);
+            }
+            self.output = Output::Owned(jpeg);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,402 @@
+//! One open of the device: open, identify the driver generation, map, CONFIG_INIT, then encode
+//! frames until an error makes the caller drop it (which unmaps, closes, and so powers the
+//! block down). What differs between the generations lives in [`e`] and [`j`].
+
+mod e;
+mod j;
+
+use super::bound::max_scan_bytes;
+use super::buffers::DeviceInfo;
+use super::layout::{hardware_format, write_frame, InputLayout};
+use super::output::{self, SizeRule};
+use super::protocol::{self as p, fmt, Generation};
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{Frame, PixelFormat, Subsampling};
+use crate::quant::{QuantTables, Quantisation};
+use memmap2::{MmapOptions, MmapRaw};
+use nix::errno::Errno;
+use std::fs::File;
+use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::Instant;
+
+fn device_error(what: &str, errno: Errno) -> Error {
+    Error::device(format!("{what} failed: {}", errno.desc()))
+}
+
+/// One frame's job: its input geometry and how it is coded.
+#[derive(Clone, Copy)]
+pub struct Job<'a> {
+    pub layout: &'a InputLayout,
+    pub quant: &'a Quantisation,
+    pub subsampling: Subsampling,
+}
+
+impl Job<'_> {
+    /// The output format (4:2:0 or 4:2:2; the hardware makes no usable 4:4:4).
+    fn out_format(&self) -> u32 {
+        if self.subsampling == Subsampling::S422 {
+            fmt::YUV422_SINGLE
+        } else {
+            fmt::YUV420
+        }
+    }
+}
+
+/// Where the last JPEG is.
+enum Output {
+    None,
+    /// Contiguous in the map (absolute offsets).
+    Mapped(Range<usize>),
+    /// Assembled in our memory (J, when no gap precedes the bitstream buffer or EOI is added).
+    Owned(Vec<u8>),
+}
+
+pub struct Session {
+    // Field order is drop order: unmap before close, or the driver keeps the device open.
+    map: MmapRaw,
+    file: File,
+    info: DeviceInfo,
+    rule: Option<SizeRule>,
+    output: Output,
+    /// The E driver's external table as we last set it (None: cleared).
+    ext_table: Option<QuantTables>,
+}
+
+fn open_error(path: &Path, e: std::io::Error) -> Error {
+    let kind = match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => ErrorKind::NoDevice,
+        Some(libc::EACCES) | Some(libc::EPERM) => ErrorKind::PermissionDenied,
+        Some(libc::EBUSY) => ErrorKind::Busy,
+        _ => ErrorKind::Device,
+    };
+    Error::new(kind, format!("cannot open {}: {e}", path.display()))
+}
+
+/// `$AML_JPEG_VERIFY=1`: decode every scan's Huffman codes before trusting it (by default
+/// only short scans and those without EOI are, the rest get the cheap checks).
+fn verify_all() -> bool {
+    static VERIFY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VERIFY.get_or_init(|| std::env::var("AML_JPEG_VERIFY").is_ok_and(|v| v == "1"))
+}
+
+fn id_string(id: &[u8]) -> String {
+    String::from_utf8_lossy(&id[..id.iter().position(|&b| b == 0).unwrap_or(16).min(16)])
+        .into_owned()
+}
+
+impl Session {
+    pub fn open(path: &Path) -> Result<Session> {
+        // std opens with O_CLOEXEC: the descriptor never leaks into an exec'd program.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| open_error(path, e))?;
+        let (generation, soc) = identify(file.as_fd())?;
+        let (buffers, max_width, max_height) = match generation {
+            Generation::E => e::limits(file.as_fd())?,
+            Generation::J => j::limits(file.as_fd())?,
+        };
+        if [max_width, max_height]
+            .iter()
+            .any(|&m| m == u32::MAX || m < 16)
+        {
+            return Err(Error::device("the driver did not report its size limits"));
+        }
+        let map = MmapOptions::new()
+            .len(buffers.total)
+            .map_raw(&file)
+            .map_err(|e| Error::device(format!("mmap of {} bytes failed: {e}", buffers.total)))?;
+        match generation {
+            Generation::E => e::init(file.as_fd())?,
+            Generation::J => {
+                p::j::config_init(file.as_fd()).map_err(|e| device_error("CONFIG_INIT", e))?
+            }
+        }
+        Ok(Session {
+            map,
+            file,
+            info: DeviceInfo {
+                generation,
+                soc,
+                max_width,
+                max_height,
+                buffers,
+            },
+            rule: None,
+            output: Output::None,
+            ext_table: None,
+        })
+    }
+
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// Whether the hardware can encode this frame (size within the level, a subsampling it
+    /// produces).
+    pub fn supports(&self, width: usize, height: usize, subsampling: Subsampling) -> Result<()> {
+        self.info.supports(width, height, subsampling)
+    }
+
+    /// The input area laid out for a frame of `format`.
+    pub fn input_layout(
+        &self,
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+    ) -> Result<InputLayout> {
+        let layout = InputLayout::new(hardware_format(format, self.info.generation), width, height);
+        if layout.extent > self.info.buffers.input.len() {
+            return Err(Error::unsupported(format!(
+                "a {width}x{height} frame does not fit the device's input area"
+            )));
+        }
+        Ok(layout)
+    }
+
+    /// The input area as a mutable slice.
+    pub fn input_area(&mut self) -> &mut [u8] {
+        let r = self.info.buffers.input.clone();
+        self.region(r)
+    }
+
+    fn region(&mut self, r: Range<usize>) -> &mut [u8] {
+        assert!(r.start <= r.end && r.end <= self.info.buffers.total);
+        // SAFETY: the range lies inside our mapping (asserted); `&mut self` makes this the
+        // only CPU-side view while it lives, and the hardware does not run between jobs.
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(r.start), r.len()) }
+    }
+
+    /// The last JPEG (after a successful [`Session::encode`] or [`Session::run`]).
+    pub fn output(&self) -> &[u8] {
+        match &self.output {
+            Output::None => &[],
+            // SAFETY: the range was validated against the map.
+            Output::Mapped(r) => unsafe {
+                std::slice::from_raw_parts(self.map.as_ptr().add(r.start), r.len())
+            },
+            Output::Owned(v) => v,
+        }
+    }
+
+    /// Lays out `frame` and encodes it.
+    pub fn encode(
+        &mut self,
+        frame: &Frame<'_>,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+        deadline: Instant,
+    ) -> Result<()> {
+        self.supports(frame.width(), frame.height(), subsampling)?;
+        self.supports_quantisation(quant)?;
+        self.info
+            .check_output_fits(frame.width(), frame.height(), subsampling, quant)?;
+        let layout = self.input_layout(frame.format(), frame.width(), frame.height())?;
+        write_frame(frame, &layout, self.input_area());
+        self.run(&layout, quant, subsampling, deadline)
+    }
+
+    /// Whether the driver can quantise this way: custom tables need E's external table.
+    pub fn supports_quantisation(&self, quant: &Quantisation) -> Result<()> {
+        match (quant, self.info.generation) {
+            (Quantisation::Custom(_), Generation::J) => Err(Error::unsupported(
+                "this driver (J generation) takes no custom quantisation tables, only a quality",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Encodes what is in the input area, laid out as `layout`.
+    pub fn run(
+        &mut self,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+        deadline: Instant,
+    ) -> Result<()> {
+        let job = Job {
+            layout,
+            quant,
+            subsampling,
+        };
+        self.output = Output::None;
+        self.admit(job)?;
+        match self.info.generation {
+            Generation::E => {
+                self.start_e(job, 0)?;
+                self.finish_e(job, deadline)?;
+            }
+            Generation::J => self.run_j(job, deadline)?,
+        }
+        self.check_output(job)
+    }
+
+    /// The last word before NEW_CMD: the driver trusts what it is given, so only frames the
+    /// hardware can take, quantised a way the driver can, whose output surely stays inside
+    /// the device's memory.
+    fn admit(&self, job: Job<'_>) -> Result<()> {
+        let (w, h) = (job.layout.width, job.layout.height);
+        self.supports(w, h, job.subsampling)?;
+        self.supports_quantisation(job.quant)?;
+        self.info
+            .check_output_fits(w, h, job.subsampling, job.quant)
+    }
+
+    /// Pipelining (E only): the spacing of two input slots for frames up to `extent` bytes,
+    /// when two fit the input area. NEW_CMD's offset word points the hardware at either.
+    pub fn slot_stride(&self, extent: usize) -> Option<usize> {
+        let stride = extent.next_multiple_of(4096);
+        (self.info.generation == Generation::E && 2 * stride <= self.info.buffers.input.len())
+            .then_some(stride)
+    }
+
+    /// Input slot `slot` of `stride` bytes (see [`Session::slot_stride`]).
+    pub fn input_slot(&mut self, slot: usize, stride: usize) -> &mut [u8] {
+        &mut self.input_area()[slot * stride..(slot + 1) * stride]
+    }
+
+    /// Pipelining (E only): starts the frame laid out at `offset` in the input area and
+    /// returns at once; [`Session::finish`] waits for it. Until then the CPU may write the
+    /// other slot, but must not touch this one or the bitstream buffer.
+    pub fn start(
+        &mut self,
+        layout: &InputLayout,
+        offset: usize,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+    ) -> Result<()> {
+        self.output = Output::None;
+        if self.info.generation != Generation::E {
+            return Err(Error::unsupported(
+                "only the E driver takes an input offset",
+            ));
+        }
+        let job = Job {
+            layout,
+            quant,
+            subsampling,
+        };
+        self.admit(job)?;
+        self.start_e(job, offset)
+    }
+
+    /// Waits for the frame [`Session::start`] started and checks its JPEG.
+    pub fn finish(
+        &mut self,
+        layout: &InputLayout,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+        deadline: Instant,
+    ) -> Result<()> {
+        let job = Job {
+            layout,
+            quant,
+            subsampling,
+        };
+        self.finish_e(job, deadline)?;
+        self.check_output(job)
+    }
+
+    /// The cheap checks every JPEG gets: the header is the driver's, with the size, sampling
+    /// and tables asked for.
+    fn check_output(&mut self, job: Job<'_>) -> Result<()> {
+        let jpeg = self.output();
+        let header = output::check_header(jpeg)?;
+        // The tables are driver globals and the E ones persist across opens: make sure the
+        // JPEG carries the ones asked for.
+        if !job.quant.tables().matches_zigzag(
+            &jpeg[p::DQT_LUMA..p::DQT_LUMA + 64],
+            &jpeg[p::DQT_CHROMA..p::DQT_CHROMA + 64],
+        ) {
+            self.output = Output::None;
+            return Err(Error::device(
+                "the JPEG's quantisation tables are not the ones asked for",
+            ));
+        }
+        let want_v = if job.subsampling == Subsampling::S422 {
+            1
+        } else {
+            2
+        };
+        if (header.width, header.height, header.h, header.v)
+            != (job.layout.width, job.layout.height, 2, want_v)
+        {
+            self.output = Output::None;
+            return Err(Error::device(format!(
+                "the JPEG header says {}x{} sampling {}x{}, not what was asked",
+                header.width, header.height, header.h, header.v
+            )));
+        }
+        Ok(())
+    }
+
+    /// A JPEG longer than the bitstream buffer: the frame is more than this device can hold
+    /// (unsupported: AUTO uses software, the device is fine) when its scan can be that long,
+    /// else the device reported nonsense (the caller's check then fails it as a device error).
+    fn too_long(&self, job: Job<'_>, size: usize) -> Result<()> {
+        let (w, h) = (job.layout.width, job.layout.height);
+        let worst = max_scan_bytes(w, h, job.subsampling, &job.quant.tables());
+        if size <= worst + p::HEADER_LEN {
+            return Err(Error::unsupported(format!(
+                "the JPEG of this {w}x{h} frame ({size} bytes) does not fit the device's {}-byte \
+                 bitstream buffer: lower the quality, or encode it in software",
+                self.info.buffers.bitstream.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Waits for completion: poll(POLLIN) until the deadline (a waiting caller sleeps in the
+    /// kernel and uses no CPU). On E each wake-up is confirmed with GET_STAGE (a readiness left
+    /// over from an aborted job can wake us early); J's stage is sticky, so poll alone counts.
+    fn wait(&self, deadline: Instant, confirm_stage: bool) -> Result<()> {
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "the encoder did not finish before the deadline",
+                ));
+            }
+            let ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
+            if !p::poll_ready(self.fd(), ms).map_err(|e| device_error("poll", e))? {
+                continue;
+            }
+            if !confirm_stage {
+                return Ok(());
+            }
+            let stage = p::e::get_stage(self.fd()).map_err(|e| device_error("GET_STAGE", e))?;
+            if stage == p::e::STAGE_DONE {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Tells the generations apart without side effects: J's GET_DEVINFO first (E answers
+/// EPERM), then E's.
+fn identify(fd: BorrowedFd<'_>) -> Result<(Generation, String)> {
+    let (generation, id) = match p::j::get_devinfo(fd) {
+        Ok(id) => (Generation::J, id),
+        Err(Errno::EPERM) => (
+            Generation::E,
+            p::e::get_devinfo(fd).map_err(|e| device_error("GET_DEVINFO", e))?,
+        ),
+        Err(e) => return Err(device_error("GET_DEVINFO", e)),
+    };
+    let soc = id_string(&id);
+    if !soc.starts_with("AML-") {
+        return Err(Error::new(
+            ErrorKind::NoDevice,
+            format!("not an Amlogic JPEG encoder (device says {soc:?})"),
+        ));
+    }
+    Ok((generation, soc))
+}
