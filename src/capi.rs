@@ -440,7 +440,7 @@ pub unsafe extern "C" fn aml_jpeg_max_output_size(
         if size.is_null() {
             return Err(Error::invalid("size is NULL"));
         }
-        crate::format::FrameLayout::new(PixelFormat::Gray8, width, height, 0)?;
+        crate::format::check_dimensions(width, height)?;
         let bound = state
             .encoder
             .max_output_size(width as usize, height as usize)?;
@@ -589,31 +589,16 @@ pub unsafe extern "C" fn aml_jpeg_input_buffer(
         }
         let format = PixelFormat::from_raw(format)
             .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))?;
-        let buffer = state.encoder.input_buffer(format, width, height)?;
-        let l = buffer.layout;
-        let (h, ch) = (height, height.div_ceil(2));
-        let plane = |i: usize| buffer.area.wrapping_add(l.plane_offsets[i]);
-        let null = std::ptr::null_mut();
-        let desc = match format {
-            PixelFormat::I420 => aml_jpeg_input {
-                planes: [plane(0), plane(1), plane(2)],
-                strides: [
-                    l.stride as u32,
-                    l.chroma_stride as u32,
-                    l.chroma_stride as u32,
-                ],
-                rows: [h, ch, ch],
-            },
-            PixelFormat::Yuyv => aml_jpeg_input {
-                planes: [plane(0), null, null],
-                strides: [l.stride as u32, 0, 0],
-                rows: [h, 0, 0],
-            },
-            _ => aml_jpeg_input {
-                planes: [plane(0), plane(1), null],
-                strides: [l.stride as u32, l.stride as u32, 0],
-                rows: [h, ch, 0],
-            },
+        let lent = state.encoder.input_buffer(format, width, height)?;
+        let narrow = |v: [usize; 3]| -> Result<[u32; 3], Error> {
+            let [a, b, c] = v.map(u32::try_from);
+            let bad = |_| Error::invalid("a plane too large for the C description");
+            Ok([a.map_err(bad)?, b.map_err(bad)?, c.map_err(bad)?])
+        };
+        let desc = aml_jpeg_input {
+            planes: lent.planes,
+            strides: narrow(lent.strides)?,
+            rows: narrow(lent.rows)?,
         };
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { *input = desc };

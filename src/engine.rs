@@ -4,7 +4,6 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Frame, PixelFormat, Subsampling};
 use crate::hw::buffers::DeviceInfo;
-use crate::hw::layout::InputLayout;
 use crate::hw::{self, Lease, SharedDevice};
 use crate::quant::{QuantTables, Quantisation};
 use std::path::{Path, PathBuf};
@@ -83,13 +82,8 @@ fn default_timeout(pixels: usize) -> Duration {
     Duration::from_millis(200) + Duration::from_secs_f64(pixels as f64 / 10e6)
 }
 
-/// A frame the caller is writing straight into the device's input area.
-pub struct InputBuffer {
-    pub layout: InputLayout,
-    pub format: PixelFormat,
-    /// The input area (only the first `layout.extent` bytes belong to the frame).
-    pub area: *mut u8,
-}
+/// Where the caller writes a frame straight into the device's input area.
+pub use crate::hw::session::LentPlanes as InputBuffer;
 
 /// An encoder handle: settings, backends and where the last JPEG lives.
 pub struct Encoder {
@@ -112,7 +106,8 @@ pub struct Encoder {
     /// The device, held while the caller's JPEG is in its bitstream buffer (or while the
     /// caller writes a frame into its input area).
     lease: Option<Lease>,
-    pending_input: Option<(PixelFormat, InputLayout)>,
+    /// The device's input area is lent to the caller (zero-copy input), with the lease.
+    pending_input: bool,
     last_backend: Option<Backend>,
 }
 
@@ -151,7 +146,7 @@ impl Encoder {
             output_len: 0,
             hardware,
             lease: None,
-            pending_input: None,
+            pending_input: false,
             last_backend: None,
         })
     }
@@ -205,7 +200,7 @@ impl Encoder {
     /// Gives the device back: the JPEG returned by the last hardware encode is invalid from here.
     pub fn release(&mut self) {
         self.lease = None;
-        self.pending_input = None;
+        self.pending_input = false;
     }
 
     /// What the device is, opening it if needed (None for software handles). Never waits for
@@ -402,7 +397,7 @@ impl Encoder {
 
     /// Encodes `frames` in order and hands each result to `done(index, jpeg)`; the JPEG's bytes
     /// are valid during that call only. On the E generation's hardware, frame N+1 is laid out
-    /// in a second input slot while the device encodes frame N (NEW_CMD takes an input offset);
+    /// in a second input slot while the device encodes frame N (see [`hw::pipeline`]);
     /// elsewhere, or when two slots do not fit, frames go one after the other. A frame the
     /// device fails is an error for that frame on HARDWARE, software on AUTO; the rest go on.
     pub fn encode_batch(
@@ -413,18 +408,37 @@ impl Encoder {
     ) -> Result<()> {
         self.release();
         let quant = self.quantisation(quality)?;
-        let pipelined = match self.pipeline_device(frames, &quant) {
-            Some((lease, stride)) => {
-                self.encode_pipelined(lease, stride, frames, &quant, &mut done)
+        let rest = match self.pipeline_device(frames, &quant) {
+            Some((mut lease, stride)) => {
+                let sub = self.subsampling;
+                let timeout = self.timeout;
+                let mut hand_out = |i: usize, result: Result<&[u8]>| match result {
+                    Ok(jpeg) => {
+                        self.last_backend = Some(Backend::Hardware);
+                        done(i, Ok(jpeg));
+                    }
+                    Err(e) => self.fail_one(i, &frames[i], &quant, e, &mut done),
+                };
+                let deadline = |f: &Frame<'_>| {
+                    Instant::now()
+                        + timeout.unwrap_or_else(|| default_timeout(f.width() * f.height()))
+                };
+                hw::pipeline::encode(
+                    &mut lease,
+                    stride,
+                    frames,
+                    &quant,
+                    sub,
+                    deadline,
+                    &mut hand_out,
+                )
+                .err()
             }
-            None => Err(frames),
+            None => Some(0),
         };
-        if let Err(rest) = pipelined {
-            let first = frames.len() - rest.len();
-            for (i, frame) in rest.iter().enumerate() {
-                let result = self.encode(frame, quality);
-                done(first + i, result);
-            }
+        for (i, frame) in frames.iter().enumerate().skip(rest.unwrap_or(frames.len())) {
+            let result = self.encode(frame, quality);
+            done(i, result);
         }
         self.release();
         Ok(())
@@ -447,112 +461,8 @@ impl Encoder {
         }
         let pixels = frames.iter().map(|f| f.width() * f.height()).max()?;
         let mut lease = self.take_device(self.deadline(pixels)).ok()?;
-        let session = lease.session(None).ok()?;
-        session.supports_quantisation(quant).ok()?;
-        let mut extent = 0;
-        for f in frames {
-            session
-                .supports(f.width(), f.height(), self.subsampling)
-                .ok()?;
-            extent = extent.max(
-                session
-                    .input_layout(f.format(), f.width(), f.height())
-                    .ok()?
-                    .extent,
-            );
-        }
-        let stride = session.slot_stride(extent)?;
+        let stride = hw::pipeline::slot_stride(&mut lease, frames, quant, self.subsampling)?;
         Some((lease, stride))
-    }
-
-    /// The pipelined loop. Err(frames not yet handed out) when the device is lost and the rest
-    /// must go one by one.
-    fn encode_pipelined<'f, 'a>(
-        &mut self,
-        mut lease: Lease,
-        stride: usize,
-        frames: &'f [Frame<'a>],
-        quant: &Quantisation,
-        done: &mut impl FnMut(usize, Result<&[u8]>),
-    ) -> std::result::Result<(), &'f [Frame<'a>]> {
-        let sub = self.subsampling;
-        // The frame the device is encoding: (index, layout, deadline).
-        let mut running: Option<(usize, InputLayout, Instant)> = None;
-        for (i, frame) in frames.iter().enumerate() {
-            let Ok(session) = lease.session(None) else {
-                return Err(&frames[i..]);
-            };
-            let Ok(layout) = session.input_layout(frame.format(), frame.width(), frame.height())
-            else {
-                return Err(&frames[i..]);
-            };
-            let slot = i % 2;
-            // The overlap: this frame goes into its slot while the device reads the other.
-            crate::hw::layout::write_frame(frame, &layout, session.input_slot(slot, stride));
-            if let Some((j, lj, deadline)) = running.take() {
-                if self.finish_one(&mut lease, j, &frames[j], &lj, quant, deadline, done) {
-                    // The device was reset: this frame's slot is gone; lay it out again.
-                    let Ok(session) = lease.session(None) else {
-                        return Err(&frames[i..]);
-                    };
-                    crate::hw::layout::write_frame(
-                        frame,
-                        &layout,
-                        session.input_slot(slot, stride),
-                    );
-                }
-            }
-            let deadline = self.deadline(frame.width() * frame.height());
-            let Ok(session) = lease.session(None) else {
-                return Err(&frames[i..]);
-            };
-            match session.start(&layout, slot * stride, quant, sub) {
-                Ok(()) => running = Some((i, layout, deadline)),
-                Err(e) => {
-                    lease.failed();
-                    self.fail_one(i, frame, quant, e, done);
-                }
-            }
-        }
-        if let Some((j, lj, deadline)) = running {
-            self.finish_one(&mut lease, j, &frames[j], &lj, quant, deadline, done);
-        }
-        Ok(())
-    }
-
-    /// Waits for frame `j` and hands it out. True when the device had to be reset.
-    #[allow(clippy::too_many_arguments)]
-    fn finish_one(
-        &mut self,
-        lease: &mut Lease,
-        j: usize,
-        frame: &Frame<'_>,
-        layout: &InputLayout,
-        quant: &Quantisation,
-        deadline: Instant,
-        done: &mut impl FnMut(usize, Result<&[u8]>),
-    ) -> bool {
-        let sub = self.subsampling;
-        let finished = lease
-            .session(None)
-            .and_then(|s| s.finish(layout, quant, sub, deadline.max(Instant::now())));
-        match finished {
-            Ok(()) => {
-                self.last_backend = Some(Backend::Hardware);
-                let jpeg = lease.current().expect("an open session").output();
-                done(j, Ok(jpeg));
-                false
-            }
-            Err(e) => {
-                // Too long for the buffer is the frame's limit, not a device failure.
-                let reset = e.kind() != ErrorKind::Unsupported;
-                if reset {
-                    lease.failed();
-                }
-                self.fail_one(j, frame, quant, e, done);
-                reset
-            }
-        }
     }
 
     /// A frame the device failed: the error on HARDWARE, software on AUTO.
@@ -583,67 +493,41 @@ impl Encoder {
         height: u32,
     ) -> Result<InputBuffer> {
         self.release();
-        if !matches!(
-            format,
-            PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::I420 | PixelFormat::Yuyv
-        ) {
-            return Err(Error::unsupported(format!(
-                "zero-copy input takes NV12, NV21, I420 or YUYV, not {}",
-                format.name()
-            )));
-        }
-        crate::format::FrameLayout::new(format, width, height, 0)?;
+        crate::format::check_dimensions(width, height)?;
         if self.choice == BackendChoice::Software {
             return Err(Error::unsupported(
                 "zero-copy input needs the hardware backend",
             ));
         }
-        if self.subsampling == Subsampling::S444 {
-            return Err(Error::unsupported(
-                "the hardware encoder cannot produce 4:4:4",
-            ));
-        }
         let (w, h) = (width as usize, height as usize);
         let mut lease = self.take_device(self.deadline(w * h))?;
-        let session = lease.session(None)?;
-        session.supports(w, h, self.subsampling)?;
-        let layout = session.input_layout(format, w, h)?;
-        if Some(layout.format) != crate::hw::layout::native_format(format) {
-            return Err(Error::unsupported(format!(
-                "this device does not take {} as it is (it is converted on the way in): no zero-copy input",
-                format.name()
-            )));
-        }
-        let area = session.input_area().as_mut_ptr();
+        let planes = lease
+            .session(None)?
+            .lend_input(format, w, h, self.subsampling)?;
         self.lease = Some(lease);
-        self.pending_input = Some((format, layout));
-        Ok(InputBuffer {
-            layout,
-            format,
-            area,
-        })
+        self.pending_input = true;
+        Ok(planes)
     }
 
     /// Encodes the frame the caller wrote into the buffer from [`Encoder::input_buffer`].
     pub fn encode_input(&mut self, quality: i32) -> Result<&[u8]> {
         let quant = self.quantisation(quality)?;
-        let (Some((format, layout)), Some(mut lease)) =
-            (self.pending_input.take(), self.lease.take())
+        let (true, Some(mut lease)) = (std::mem::take(&mut self.pending_input), self.lease.take())
         else {
             return Err(Error::invalid(
                 "no input buffer was taken (call aml_jpeg_input_buffer first)",
             ));
         };
-        let deadline = self.deadline(layout.width * layout.height);
         let session = lease.session(None)?;
-        crate::hw::layout::pad_in_place(format, &layout, session.input_area());
-        match session.run(&layout, &quant, self.subsampling, deadline) {
+        let (w, h) = session.lent_size().unwrap_or((0, 0));
+        let deadline = self.deadline(w * h);
+        match session.encode_lent(&quant, self.subsampling, deadline) {
             Ok(()) => {
+                lease.succeeded();
                 self.lease = Some(lease);
                 self.last_backend = Some(Backend::Hardware);
                 Ok(self.jpeg())
             }
-
             Err(e) => {
                 if !matches!(
                     e.kind(),

@@ -8,6 +8,21 @@ use crate::error::{Error, Result};
 /// The largest width or height a baseline JPEG (and libjpeg) accepts.
 pub const MAX_DIMENSION: u32 = 65500;
 
+/// A JPEG's size limits: 1 to [`MAX_DIMENSION`] a side.
+pub fn check_dimensions(width: u32, height: u32) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::invalid(format!(
+            "width and height must be at least 1 (got {width}x{height})"
+        )));
+    }
+    if width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(Error::invalid(format!(
+            "{width}x{height} exceeds the JPEG limit of {MAX_DIMENSION} per side"
+        )));
+    }
+    Ok(())
+}
+
 /// The pixel formats of the C contract (`AML_JPEG_FORMAT_*`). The values are fixed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
@@ -155,16 +170,7 @@ impl FrameLayout {
     /// even (an odd width's chroma row is one byte longer than its luma row); for I420 the U
     /// and V planes follow with stride `(stride + 1) / 2`.
     pub fn new(format: PixelFormat, width: u32, height: u32, stride: u32) -> Result<Self> {
-        if width == 0 || height == 0 {
-            return Err(Error::invalid(format!(
-                "width and height must be at least 1 (got {width}x{height})"
-            )));
-        }
-        if width > MAX_DIMENSION || height > MAX_DIMENSION {
-            return Err(Error::invalid(format!(
-                "{width}x{height} exceeds the JPEG limit of {MAX_DIMENSION} per side"
-            )));
-        }
+        check_dimensions(width, height)?;
         let (w, h) = (width as usize, height as usize);
         let overflow = || Error::invalid("frame size overflows");
         let row_bytes = match format {

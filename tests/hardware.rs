@@ -437,24 +437,22 @@ fn zero_copy_input() {
         let buffer = enc
             .input_buffer(format, img.width as u32, img.height as u32)
             .unwrap();
-        let l = buffer.layout;
-        // Write each plane row by row at the hardware's strides.
+        // Write each plane row by row where the description says, at its stride.
         for (index, plane) in frame.layout().planes().iter().enumerate() {
-            let (offset, stride) = (
-                l.plane_offsets[index],
-                if index == 0 {
-                    l.stride
-                } else {
-                    l.chroma_stride
-                },
+            assert_eq!(
+                buffer.rows[index],
+                plane.rows,
+                "{} plane {index}",
+                format.name()
             );
             for y in 0..plane.rows {
                 let row = frame.row(index, y);
+                assert!(row.len() <= buffer.strides[index]);
                 // SAFETY: inside the input area the library lent us.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         row.as_ptr(),
-                        buffer.area.add(offset + y * stride),
+                        buffer.planes[index].add(y * buffer.strides[index]),
                         row.len(),
                     )
                 };

@@ -93,6 +93,24 @@ impl InputLayout {
     }
 }
 
+impl InputLayout {
+    /// Where a caller writes `format`'s planes itself: (offset, stride, rows) per plane, zero
+    /// past the format's planes. The rows are the frame's (4:2:0 chroma: half, rounded up).
+    pub fn planes(&self, format: PixelFormat) -> [(usize, usize, usize); 3] {
+        let (h, ch) = (self.height, self.height.div_ceil(2));
+        let o = self.plane_offsets;
+        match format {
+            PixelFormat::I420 => [
+                (0, self.stride, h),
+                (o[1], self.chroma_stride, ch),
+                (o[2], self.chroma_stride, ch),
+            ],
+            PixelFormat::Yuyv => [(0, self.stride, h), (0, 0, 0), (0, 0, 0)],
+            _ => [(0, self.stride, h), (o[1], self.stride, ch), (0, 0, 0)],
+        }
+    }
+}
+
 /// Copies `row` into `dst` and repeats its last `unit` bytes up to `dst`'s end.
 fn put_row(dst: &mut [u8], row: &[u8], unit: usize) {
     dst[..row.len()].copy_from_slice(row);

@@ -12,6 +12,7 @@ pub mod buffers;
 pub mod header;
 pub mod layout;
 pub mod output;
+pub mod pipeline;
 pub mod protocol;
 pub mod session;
 

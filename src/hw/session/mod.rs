@@ -7,7 +7,7 @@ mod j;
 
 use super::bound::max_scan_bytes;
 use super::buffers::DeviceInfo;
-use super::layout::{hardware_format, write_frame, InputLayout};
+use super::layout::{hardware_format, native_format, pad_in_place, write_frame, InputLayout};
 use super::output::{self, SizeRule};
 use super::protocol::{self as p, fmt, Generation};
 use crate::error::{Error, ErrorKind, Result};
@@ -44,6 +44,15 @@ impl Job<'_> {
     }
 }
 
+/// Where a caller writes a frame itself (zero-copy input): each plane's start, bytes per row
+/// and rows; planes past the format's are null with zero stride and rows.
+#[derive(Debug, Clone, Copy)]
+pub struct LentPlanes {
+    pub planes: [*mut u8; 3],
+    pub strides: [usize; 3],
+    pub rows: [usize; 3],
+}
+
 /// Where the last JPEG is.
 enum Output {
     None,
@@ -62,6 +71,8 @@ pub struct Session {
     output: Output,
     /// The E driver's external table as we last set it (None: cleared).
     ext_table: Option<QuantTables>,
+    /// The frame a caller is writing into the input area (zero-copy input).
+    lent: Option<(PixelFormat, InputLayout)>,
 }
 
 fn open_error(path: &Path, e: std::io::Error) -> Error {
@@ -128,6 +139,7 @@ impl Session {
             rule: None,
             output: Output::None,
             ext_table: None,
+            lent: None,
         })
     }
 
@@ -186,6 +198,66 @@ impl Session {
         }
     }
 
+    /// Lends the input area for a `width`×`height` frame of `format` written in place: only
+    /// formats the device takes as they are (NV12, NV21, I420 on E, YUYV).
+    pub fn lend_input(
+        &mut self,
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        subsampling: Subsampling,
+    ) -> Result<LentPlanes> {
+        let native = native_format(format).ok_or_else(|| {
+            Error::unsupported(format!(
+                "zero-copy input takes NV12, NV21, I420 or YUYV, not {}",
+                format.name()
+            ))
+        })?;
+        self.supports(width, height, subsampling)?;
+        let layout = self.input_layout(format, width, height)?;
+        if layout.format != native {
+            return Err(Error::unsupported(format!(
+                "this device does not take {} as it is (it is converted on the way in): no zero-copy input",
+                format.name()
+            )));
+        }
+        let area = self.input_area().as_mut_ptr();
+        let table = layout.planes(format);
+        self.lent = Some((format, layout));
+        Ok(LentPlanes {
+            planes: table.map(|(offset, _, rows)| {
+                if rows == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    area.wrapping_add(offset)
+                }
+            }),
+            strides: table.map(|(_, stride, _)| stride),
+            rows: table.map(|(_, _, rows)| rows),
+        })
+    }
+
+    /// The size of the frame lent with [`Session::lend_input`], if one is.
+    pub fn lent_size(&self) -> Option<(usize, usize)> {
+        self.lent.as_ref().map(|(_, l)| (l.width, l.height))
+    }
+
+    /// Encodes the frame written in place after [`Session::lend_input`]: its padding is filled
+    /// by edge replication first.
+    pub fn encode_lent(
+        &mut self,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+        deadline: Instant,
+    ) -> Result<()> {
+        let (format, layout) = self
+            .lent
+            .take()
+            .ok_or_else(|| Error::invalid("no input buffer was taken"))?;
+        pad_in_place(format, &layout, self.input_area());
+        self.run(&layout, quant, subsampling, deadline)
+    }
+
     /// Lays out `frame` and encodes it.
     pub fn encode(
         &mut self,
@@ -199,6 +271,7 @@ impl Session {
         self.info
             .check_output_fits(frame.width(), frame.height(), subsampling, quant)?;
         let layout = self.input_layout(frame.format(), frame.width(), frame.height())?;
+        self.lent = None;
         write_frame(frame, &layout, self.input_area());
         self.run(&layout, quant, subsampling, deadline)
     }
@@ -284,6 +357,7 @@ impl Session {
             subsampling,
         };
         self.admit(job)?;
+        self.lent = None;
         self.start_e(job, offset)
     }
 
