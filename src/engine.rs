@@ -20,25 +20,16 @@ const AUTO_LOCK_WAIT: Duration = Duration::from_millis(100);
 /// The hardware has no published minimum size; AUTO keeps tiny frames in software.
 const AUTO_MIN_SIDE: usize = 16;
 
-/// Which backend a handle may use (`AML_JPEG_BACKEND_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// The hardware when it can do the job, otherwise software, transparently.
-    Auto = 0,
-    /// Only the hardware; never falls back.
-    Hardware = 1,
-    /// Only software.
-    Software = 2,
-}
-
-impl BackendChoice {
-    pub fn from_raw(value: i32) -> Option<Self> {
-        match value {
-            0 => Some(BackendChoice::Auto),
-            1 => Some(BackendChoice::Hardware),
-            2 => Some(BackendChoice::Software),
-            _ => None,
-        }
+c_enum! {
+    /// Which backend a handle may use (`AML_JPEG_BACKEND_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum BackendChoice {
+        /// The hardware when it can do the job, otherwise software, transparently.
+        Auto = crate::abi::AML_JPEG_BACKEND_AUTO,
+        /// Only the hardware; never falls back.
+        Hardware = crate::abi::AML_JPEG_BACKEND_HARDWARE,
+        /// Only software.
+        Software = crate::abi::AML_JPEG_BACKEND_SOFTWARE,
     }
 }
 

@@ -3,6 +3,7 @@
 //! A [`Frame`] is a caller's pixel buffer whose layout has been checked: every byte any backend
 //! will read lies inside the slice, and no size arithmetic overflowed.
 
+use crate::abi;
 use crate::error::{Error, Result};
 
 /// The largest width or height a baseline JPEG (and libjpeg) accepts.
@@ -23,37 +24,23 @@ pub fn check_dimensions(width: u32, height: u32) -> Result<()> {
     Ok(())
 }
 
-/// The pixel formats of the C contract (`AML_JPEG_FORMAT_*`). The values are fixed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PixelFormat {
-    Rgb24 = 0,
-    Bgr24 = 1,
-    Rgba32 = 2,
-    Bgra32 = 3,
-    Nv12 = 4,
-    Nv21 = 5,
-    I420 = 6,
-    Yuyv = 7,
-    Gray8 = 8,
+c_enum! {
+    /// The pixel formats of the C contract (`AML_JPEG_FORMAT_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum PixelFormat {
+        Rgb24 = abi::AML_JPEG_FORMAT_RGB24,
+        Bgr24 = abi::AML_JPEG_FORMAT_BGR24,
+        Rgba32 = abi::AML_JPEG_FORMAT_RGBA32,
+        Bgra32 = abi::AML_JPEG_FORMAT_BGRA32,
+        Nv12 = abi::AML_JPEG_FORMAT_NV12,
+        Nv21 = abi::AML_JPEG_FORMAT_NV21,
+        I420 = abi::AML_JPEG_FORMAT_I420,
+        Yuyv = abi::AML_JPEG_FORMAT_YUYV,
+        Gray8 = abi::AML_JPEG_FORMAT_GRAY8,
+    }
 }
 
 impl PixelFormat {
-    pub const ALL: [PixelFormat; 9] = [
-        PixelFormat::Rgb24,
-        PixelFormat::Bgr24,
-        PixelFormat::Rgba32,
-        PixelFormat::Bgra32,
-        PixelFormat::Nv12,
-        PixelFormat::Nv21,
-        PixelFormat::I420,
-        PixelFormat::Yuyv,
-        PixelFormat::Gray8,
-    ];
-
-    pub fn from_raw(value: i32) -> Option<Self> {
-        Self::ALL.iter().copied().find(|f| *f as i32 == value)
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             PixelFormat::Rgb24 => "rgb24",
@@ -92,25 +79,18 @@ impl PixelFormat {
     }
 }
 
-/// Chroma subsampling of the JPEG (`AML_JPEG_SUBSAMPLING_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Subsampling {
-    #[default]
-    S420 = 0,
-    S422 = 1,
-    S444 = 2,
+c_enum! {
+    /// Chroma subsampling of the JPEG (`AML_JPEG_SUBSAMPLING_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum Subsampling {
+        #[default]
+        S420 = abi::AML_JPEG_SUBSAMPLING_420,
+        S422 = abi::AML_JPEG_SUBSAMPLING_422,
+        S444 = abi::AML_JPEG_SUBSAMPLING_444,
+    }
 }
 
 impl Subsampling {
-    pub fn from_raw(value: i32) -> Option<Self> {
-        match value {
-            0 => Some(Subsampling::S420),
-            1 => Some(Subsampling::S422),
-            2 => Some(Subsampling::S444),
-            _ => None,
-        }
-    }
-
     /// Horizontal and vertical chroma decimation factors.
     pub fn factors(self) -> (usize, usize) {
         match self {

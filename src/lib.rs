@@ -6,6 +6,8 @@
 //!
 //! Only `capi` is exported to C; the other modules carry `cbindgen:ignore`.
 
+#[macro_use]
+pub mod abi;
 pub mod capi;
 /// cbindgen:ignore
 pub mod convert;

@@ -46,7 +46,7 @@ fn every_format_encodes_photos_close_to_libjpeg_turbo() {
             &decode_rgb(&reference_jpeg(&img, 90, turbojpeg::Subsamp::Sub2x2)).pixels,
             &img.pixels,
         );
-        for format in PixelFormat::ALL {
+        for &format in PixelFormat::ALL {
             let jpeg = encode(&mut enc, &img, format, 90)
                 .unwrap_or_else(|e| panic!("{name} {}: {e}", format.name()));
             frames += 1;

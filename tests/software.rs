@@ -15,7 +15,7 @@ fn every_format_encodes_a_photo_close_to_libjpeg_turbo() {
     let reference = decode_rgb(&reference_jpeg(&img, 90, turbojpeg::Subsamp::Sub2x2));
     let ref_psnr = psnr(&reference.pixels, &img.pixels);
     let mut enc = software();
-    for format in PixelFormat::ALL {
+    for &format in PixelFormat::ALL {
         let data = convert(&img, format);
         let frame = Frame::new(&data, img.width as u32, img.height as u32, 0, format).unwrap();
         let jpeg = enc.encode(&frame, 90).unwrap().to_vec();
@@ -121,7 +121,7 @@ fn subsampling_is_honoured_for_every_source() {
 fn strided_frames_match_packed_ones() {
     let img = synthetic(33, 17);
     let mut enc = software();
-    for format in PixelFormat::ALL {
+    for &format in PixelFormat::ALL {
         let packed = convert(&img, format);
         let layout = amljpeg::FrameLayout::new(format, 33, 17, 0).unwrap();
         let row = layout.planes()[0].stride;
