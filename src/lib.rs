@@ -4,13 +4,13 @@
 //! Layers, top to bottom: [`capi`] (the C ABI, thin) → [`engine`] (backends, fallback,
 //! locking) → the backends.
 //!
-//! Only `capi` is exported to C; the other modules carry `cbindgen:ignore`.
+//! Only `abi` (the numbers) and `capi` are exported to C; the other modules carry
+//! `cbindgen:ignore`. The hardware backend's insides (`hw`) are public only with the
+//! `internals` feature, for the benchmarks, the fuzz targets and the tests.
 
 #[macro_use]
 pub mod abi;
 pub mod capi;
-/// cbindgen:ignore
-pub mod convert;
 /// cbindgen:ignore
 pub mod engine;
 /// cbindgen:ignore
@@ -18,7 +18,11 @@ pub mod error;
 /// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore
+#[cfg(feature = "internals")]
 pub mod hw;
+/// cbindgen:ignore
+#[cfg(not(feature = "internals"))]
+mod hw;
 /// cbindgen:ignore
 pub mod quant;
 /// cbindgen:ignore
@@ -28,4 +32,6 @@ mod software;
 pub use engine::{Backend, BackendChoice, Encoder};
 pub use error::{Error, ErrorKind, Result};
 pub use format::{Frame, FrameLayout, PixelFormat, Subsampling};
+pub use hw::buffers::{BufferInfo, DeviceInfo};
+pub use hw::protocol::Generation;
 pub use quant::QuantTables;

@@ -182,13 +182,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     if b.window_overruns() {
                         // The driver's output window runs past the reserved block: only frames
                         // whose worst case fits the real buffer go to the hardware.
-                        let side = |q: u8| {
-                            amljpeg::hw::bound::largest_square(
-                                info.scan_space(),
-                                Subsampling::S420,
-                                &amljpeg::QuantTables::for_quality(q),
-                            )
-                        };
+                        let side = |q: u8| info.largest_square(q);
                         println!(
                             "the driver programs a {}-byte output window, past the reserved block: \
                              frames go to the hardware only when their worst case fits \

@@ -40,7 +40,7 @@ impl BufferInfo {
     pub fn from_j_words(w: &[u32; p::j::BUFFINFO_WORDS]) -> Result<BufferInfo> {
         let [total, in_start, in_size, as_start, as_size, bs_start, bs_size] =
             [w[0], w[1], w[2], w[3], w[4], w[5], w[6]].map(|v| v as usize);
-        if as_size < p::HEADER_LEN
+        if as_size != p::j::ASSIST_SIZE as usize
             || as_start < in_start
             || as_start.saturating_add(as_size) > bs_start.min(total)
         {
@@ -112,6 +112,18 @@ pub struct DeviceInfo {
 const E_MAX_HEIGHT: usize = 4080;
 
 impl DeviceInfo {
+    /// The side of the largest square frame the device is given at `quality` in 4:2:0 (the
+    /// level's maximum, or less where only frames whose worst case fits go; see
+    /// [`DeviceInfo::check_output_fits`]).
+    pub fn largest_square(&self, quality: u8) -> usize {
+        let level = self.max_width.min(self.max_height) as usize;
+        if !self.buffers.window_overruns() {
+            return level;
+        }
+        let tables = crate::quant::QuantTables::for_quality(quality);
+        super::bound::largest_square(self.scan_space(), Subsampling::S420, &tables).min(level)
+    }
+
     /// Whether the hardware can encode this frame: size within the level (and E's size
     /// register), a subsampling it produces.
     pub fn supports(&self, width: usize, height: usize, subsampling: Subsampling) -> Result<()> {

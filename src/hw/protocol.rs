@@ -175,10 +175,9 @@ pub mod e {
         Ok(size)
     }
 
-    /// Which buffer a cache call is about.
+    /// Which buffer a cache call is about (the input is cleaned through NEW_CMD's need_flush).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Buffer {
-        Input = 0,
         Bitstream = 1,
     }
 

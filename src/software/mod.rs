@@ -1,9 +1,11 @@
 //! The software backend: libjpeg-turbo (SIMD on x86 and ARM) through the `turbojpeg` crate.
 //! Its quantisation tables are libjpeg's `jpeg_set_quality(q, TRUE)`, as the contract requires.
 
-use crate::convert::{chroma_size, padded_luma, split_chroma};
+mod convert;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Frame, PixelFormat, Subsampling};
+use convert::{chroma_size, padded_luma, split_chroma};
 use turbojpeg::{Compressor, Image, Subsamp, YuvPlanesImage};
 
 pub struct SoftwareEncoder {
