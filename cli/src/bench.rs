@@ -240,7 +240,8 @@ fn hardware_child(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), Stri
                 ),
                 _ => (None, None),
             };
-            let library_cpu = cpu - model_cpu.unwrap_or(0.0);
+            // Two clocks read apart: with few frames the difference can dip below zero.
+            let library_cpu = (cpu - model_cpu.unwrap_or(0.0)).max(0.0);
             let mut copy = vec![0u8; data.len()];
             let (copy_time, _) = time(n, || copy.copy_from_slice(&data));
             let modelled = if mpixps > 0.0 {
