@@ -8,6 +8,7 @@
 
 use crate::layout::F;
 use crate::libjpeg::{cs, Cinfo, ComponentHead, DestinationMgr, HuffTbl, QuantTbl};
+use crate::splice;
 use crate::state::{Capture, State};
 use libc::{c_int, c_uint, c_void};
 
@@ -208,4 +209,16 @@ unsafe extern "C" fn capture_term(cinfo: *mut c_void) {
         let cap = unsafe { capture_of(cinfo) };
         cap.len = cap.buf.len() - cap.mgr.free_in_buffer;
     })
+}
+
+/// The body of the real libjpeg's JPEG (after its SOI and APPn, already written by us) is
+/// what remains to write.
+pub fn adopt_capture(st: &mut State) {
+    let cap = &st.capture;
+    let jpeg = &cap.buf[..cap.len];
+    let at = splice::after_file_header(jpeg).unwrap_or(jpeg.len());
+    st.head = Vec::new();
+    // SAFETY: `at` is within the buffer, which stays put until the next image.
+    st.tail = (unsafe { jpeg.as_ptr().add(at) }, jpeg.len() - at);
+    st.done = 0;
 }

@@ -13,7 +13,8 @@
 //! - scanlines or raw data are collected; with the last row the frame is encoded and the body
 //!   written, honouring a suspending destination (`empty_output_buffer` returning FALSE: the
 //!   call then consumes nothing and the program calls again). If the device fails, the real
-//!   libjpeg encodes the collected image into our buffer and its body is written instead.
+//!   libjpeg encodes the collected image (on an object of our own: [`fallback`]) and its body
+//!   is written instead.
 //! - `jpeg_finish_compress`: `term_destination`, and the real `jpeg_abort` resets the object.
 //!
 //! libjpeg programs leave errors with `longjmp` from `error_exit`, and destinations may do so
@@ -28,21 +29,37 @@
 //! `AML_JPEG_DEVICE` the device.
 #![allow(clippy::missing_safety_doc)]
 
+/// Logs a line on stderr with `AMLJPEG_PRELOAD_LOG=1`.
+macro_rules! log {
+    ($($arg:tt)*) => {
+        if $crate::logging() {
+            eprintln!("amljpeg-preload: {}", format!($($arg)*));
+        }
+    };
+}
+
 mod amljpeg;
+mod destination;
 mod fallback;
+mod hardware;
 pub mod job;
 pub mod layout;
 mod libjpeg;
 mod real;
+mod report;
 pub mod splice;
 mod state;
 
-use crate::amljpeg as aml;
+use crate::destination::{resume, write_all};
+use crate::hardware::open_device;
 use crate::job::{Input, Job};
 use crate::layout::{Layout, F};
 use crate::libjpeg::*;
+use crate::report::{
+    progress, raise, warn, BAD_LENGTH, BAD_STATE, BUFFER_SIZE, TOO_LITTLE_DATA, TOO_MUCH_DATA,
+};
 use crate::state::{Phase, State};
-use libc::{c_int, c_long, c_uint, c_void};
+use libc::{c_int, c_uint, c_void};
 use std::sync::OnceLock;
 
 fn env_flag(name: &str) -> Option<bool> {
@@ -61,14 +78,6 @@ fn logging() -> bool {
     *ON.get_or_init(|| env_flag("AMLJPEG_PRELOAD_LOG").unwrap_or(false))
 }
 
-macro_rules! log {
-    ($($arg:tt)*) => {
-        if logging() {
-            eprintln!("amljpeg-preload: {}", format!($($arg)*));
-        }
-    };
-}
-
 /// Runs Rust work that calls no foreign code that could longjmp. A panic is a bug: abort
 /// rather than unwind into C.
 fn guard<T>(f: impl FnOnce() -> T) -> T {
@@ -77,125 +86,6 @@ fn guard<T>(f: impl FnOnce() -> T) -> T {
         Err(_) => {
             eprintln!("amljpeg-preload: internal error; aborting");
             std::process::abort()
-        }
-    }
-}
-
-// libjpeg's messages, found by text in the program's own message table (their numbers
-// differ between versions).
-const BAD_STATE: &[u8] = b"Improper call to JPEG library in state";
-const BAD_LENGTH: &[u8] = b"Bogus marker length";
-const BUFFER_SIZE: &[u8] = b"Buffer passed to JPEG library is too small";
-const TOO_LITTLE_DATA: &[u8] = b"Application transferred too few scanlines";
-const TOO_MUCH_DATA: &[u8] = b"Application transferred too many scanlines";
-const CANT_SUSPEND: &[u8] = b"Suspension not allowed here";
-
-/// # Safety
-/// `err` is the object's live error manager.
-unsafe fn message_code(err: *const ErrorMgr, text: &[u8]) -> c_int {
-    // SAFETY: per the contract; the table holds last_jpeg_message + 1 entries (NULL-ended).
-    unsafe {
-        let table = (*err).jpeg_message_table;
-        if table.is_null() {
-            return 0;
-        }
-        for code in 0..=(*err).last_jpeg_message.max(0) {
-            let msg = *table.offset(code as isize);
-            if !msg.is_null() && std::ffi::CStr::from_ptr(msg).to_bytes().starts_with(text) {
-                return code;
-            }
-        }
-    }
-    0
-}
-
-/// libjpeg's ERREXIT through the program's error manager (which does not return).
-///
-/// # Safety
-/// `c` is a live object.
-unsafe fn raise(c: Cinfo, text: &[u8], parm: c_int) {
-    // SAFETY: the object's error manager is live.
-    unsafe {
-        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
-        (*err).msg_code = message_code(err, text);
-        (&mut (*err).msg_parm)[..4].copy_from_slice(&parm.to_ne_bytes());
-        if let Some(exit) = (*err).error_exit {
-            exit(c.ptr);
-        }
-    }
-}
-
-/// libjpeg's WARNMS.
-///
-/// # Safety
-/// `c` is a live object.
-unsafe fn warn(c: Cinfo, text: &[u8]) {
-    // SAFETY: as above.
-    unsafe {
-        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
-        (*err).msg_code = message_code(err, text);
-        if let Some(emit) = (*err).emit_message {
-            emit(c.ptr, -1);
-        }
-    }
-}
-
-/// Writes `data[*done..len]` to the program's destination, advancing `*done`; false when the
-/// destination suspended (`empty_output_buffer` returned FALSE or made no room).
-///
-/// # Safety
-/// `dest` is the object's live destination; `data` holds `len` bytes.
-unsafe fn write_out(c: Cinfo, data: *const u8, len: usize, done: &mut usize) -> bool {
-    // SAFETY: per the contract; the destination's window is free_in_buffer bytes long.
-    unsafe {
-        let dest = c.dest();
-        while *done < len {
-            if (*dest).free_in_buffer == 0 {
-                let Some(empty) = (*dest).empty_output_buffer else {
-                    return false;
-                };
-                if empty(c.ptr) == 0 || (*dest).free_in_buffer == 0 {
-                    return false;
-                }
-            }
-            let n = (*dest).free_in_buffer.min(len - *done);
-            std::ptr::copy_nonoverlapping(data.add(*done), (*dest).next_output_byte, n);
-            (*dest).next_output_byte = (*dest).next_output_byte.add(n);
-            (*dest).free_in_buffer -= n;
-            *done += n;
-        }
-    }
-    true
-}
-
-/// Writes bytes where libjpeg could not suspend (markers): JERR_CANT_SUSPEND if it does.
-///
-/// # Safety
-/// As [`write_out`].
-unsafe fn write_all(c: Cinfo, data: *const u8, len: usize) -> bool {
-    let mut done = 0;
-    // SAFETY: per the contract.
-    unsafe {
-        if !write_out(c, data, len, &mut done) {
-            raise(c, CANT_SUSPEND, 0);
-            return false;
-        }
-    }
-    true
-}
-
-/// # Safety
-/// `c` is a live object.
-unsafe fn progress(c: Cinfo, counter: c_uint, limit: c_uint) {
-    // SAFETY: the progress manager is NULL or live.
-    unsafe {
-        let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
-        if let Some(p) = p.as_mut() {
-            p.pass_counter = counter as c_long;
-            p.pass_limit = limit as c_long;
-            if let Some(monitor) = p.progress_monitor {
-                monitor(c.ptr);
-            }
         }
     }
 }
@@ -298,32 +188,6 @@ unsafe fn begin(st: &mut State, c: Cinfo, write_all_tables: bool) -> bool {
         }
     }
     true
-}
-
-fn open_device(st: &mut State) -> Result<(), String> {
-    if !st.handle.is_null() {
-        return Ok(());
-    }
-    let api = aml::api()?;
-    let mut h = std::ptr::null_mut();
-    // SAFETY: NULL device (the default or $AML_JPEG_DEVICE); `h` is writable.
-    if unsafe { (api.open)(std::ptr::null(), aml::BACKEND_HARDWARE, &mut h) } != aml::OK {
-        // SAFETY: NULL asks for this thread's last open failure.
-        return Err(unsafe { aml::last_error(api, std::ptr::null_mut()) });
-    }
-    let wait = std::env::var("AMLJPEG_PRELOAD_WAIT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    // SAFETY: a live handle.
-    unsafe { (api.set_busy_wait)(h, wait) };
-    log!(
-        "{} opened the device; the real libjpeg is {}",
-        api.path,
-        st.real.origin
-    );
-    st.handle = h;
-    Ok(())
 }
 
 #[no_mangle]
@@ -517,7 +381,7 @@ unsafe fn rows_taken(st: *mut State, c: Cinfo, rows: usize) -> c_uint {
             return rows as c_uint;
         }
         // The reason is logged and dropped before the real libjpeg runs (it may longjmp).
-        let failed = guard(|| match encode(&mut *st, c) {
+        let failed = guard(|| match hardware::encode(&mut *st, c) {
             Ok(()) => false,
             Err(why) => {
                 log!("{why}: the real libjpeg encodes this image instead");
@@ -525,143 +389,11 @@ unsafe fn rows_taken(st: *mut State, c: Cinfo, rows: usize) -> c_uint {
             }
         });
         if failed && fallback::encode(st, c) {
-            guard(|| adopt_capture(&mut *st));
+            guard(|| fallback::adopt_capture(&mut *st));
         }
         (*st).phase = Phase::Emitting { rows: rows as u32 };
         resume(st, c)
     }
-}
-
-/// Writes what is left of the body; on completion the rows of the call count.
-///
-/// # Safety
-/// `st` is live and ours, `c` its object.
-unsafe fn resume(st: *mut State, c: Cinfo) -> c_uint {
-    // SAFETY: per the contract.
-    unsafe {
-        let s = &mut *st;
-        let head = s.head.len();
-        if s.done < head {
-            let mut done = s.done;
-            let ok = write_out(c, s.head.as_ptr(), head, &mut done);
-            s.done = done;
-            if !ok {
-                return 0;
-            }
-        }
-        let mut done = s.done - head;
-        let ok = write_out(c, s.tail.0, s.tail.1, &mut done);
-        s.done = head + done;
-        if !ok {
-            return 0;
-        }
-        let Phase::Emitting { rows } = s.phase else {
-            return 0;
-        };
-        s.phase = Phase::Emitted;
-        c.set_uint(F::NextScanline, c.uint(F::NextScanline) + rows);
-        rows
-    }
-}
-
-/// The hardware encode of the collected frame; the body to write goes into `head`/`tail`.
-fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
-    let api = aml::api()?;
-    let job = st.job.as_ref().ok_or("no image")?;
-    let (frame, stride, format) = job.frame();
-    let h = st.handle;
-    let sub = if job.s422 {
-        aml::SUBSAMPLING_422
-    } else {
-        aml::SUBSAMPLING_420
-    };
-    let (mut out, mut len) = (std::ptr::null(), 0usize);
-    // SAFETY: a live handle; the tables are 64 entries; the frame is `frame.len()` bytes laid
-    // out as (width, height, stride, format) say; `out`/`len` are writable.
-    let status = unsafe {
-        (api.set_subsampling)(h, sub);
-        (api.set_quant_tables)(h, job.luma.as_ptr(), job.chroma.as_ptr());
-        (api.encode)(
-            h,
-            frame.as_ptr(),
-            frame.len(),
-            job.width as u32,
-            job.height as u32,
-            stride as u32,
-            format,
-            75, // unused: the tables are set
-            &mut out,
-            &mut len,
-        )
-    };
-    if status != aml::OK {
-        // SAFETY: a live handle.
-        return Err(format!("the hardware failed ({})", unsafe {
-            aml::last_error(api, h)
-        }));
-    }
-    st.leased = true;
-    // SAFETY: libamljpeg's JPEG lives until the handle's next call or release.
-    let jpeg = unsafe { std::slice::from_raw_parts(out, len) };
-    let (head, scan) = splice::frame_headers(jpeg, job.component_ids)?;
-    // SAFETY: the object is live.
-    if !unsafe { huffman_matches(c, jpeg) } {
-        return Err(
-            "the program's Huffman tables are not the standard ones the hardware uses".into(),
-        );
-    }
-    log!(
-        "{}x{} {:?} {} on the hardware: {} bytes",
-        job.width,
-        job.height,
-        job.input,
-        if job.s422 { "4:2:2" } else { "4:2:0" },
-        head.len() + len - scan
-    );
-    // The scan is copied out and the device given back at once: another compress object of
-    // this program (or another program) may need it before this one's body is written.
-    let cap = &mut st.capture;
-    cap.buf.clear();
-    cap.buf.extend_from_slice(&jpeg[scan..]);
-    cap.len = cap.buf.len();
-    st.release_device();
-    st.head = head;
-    st.tail = (st.capture.buf.as_ptr(), st.capture.len);
-    st.done = 0;
-    Ok(())
-}
-
-/// Whether the object's Huffman tables 0 and 1 are the ones in the hardware's header.
-///
-/// # Safety
-/// `c` is live.
-unsafe fn huffman_matches(c: Cinfo, jpeg: &[u8]) -> bool {
-    let found = splice::huffman_tables(jpeg);
-    [(0u8, F::DcHuffTblPtrs), (1, F::AcHuffTblPtrs)]
-        .iter()
-        .flat_map(|&(class, f)| (0..2u8).map(move |id| (class, f, id)))
-        .all(|(class, f, id)| {
-            // SAFETY: checked non-NULL at start; tables live as long as the object.
-            let t = unsafe { &*c.ptr::<HuffTbl>(f, id as usize) };
-            found.iter().any(|(fc, fi, counts, values)| {
-                let n: usize = counts.iter().map(|&v| v as usize).sum();
-                (*fc, *fi) == (class, id)
-                    && t.bits[1..] == counts[..]
-                    && t.huffval.get(..n) == Some(&values[..])
-            })
-        })
-}
-
-/// The body of the real libjpeg's JPEG (after its SOI and APPn, already written by us) is
-/// what remains to write.
-fn adopt_capture(st: &mut State) {
-    let cap = &st.capture;
-    let jpeg = &cap.buf[..cap.len];
-    let at = splice::after_file_header(jpeg).unwrap_or(jpeg.len());
-    st.head = Vec::new();
-    // SAFETY: `at` is within the buffer, which stays put until the next image.
-    st.tail = (unsafe { jpeg.as_ptr().add(at) }, jpeg.len() - at);
-    st.done = 0;
 }
 
 #[no_mangle]
