@@ -1,0 +1,258 @@
+//! One job of the encoder: what NEW_CMD hands the hardware (with the faults it draws), and the
+//! hardware thread that runs it, takes the modelled time and completes it.
+
+use super::{stage, Driver, State};
+use crate::config::{FaultKind, Generation, OutputSize};
+use crate::hardware::{self, HwJob, NO_INPUT};
+use crate::header::HEADER_LEN;
+use crate::hwproc::HwProcess;
+use crate::input;
+use crate::stats;
+use crate::tables;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A job handed to the hardware thread.
+pub(super) struct Job {
+    pub(super) generation: u64,
+    pub(super) started: Instant,
+    pub(super) width: u32,
+    pub(super) height: u32,
+    pub(super) input_format: u32,
+    /// MFDIN output: 4:2:0 (true) or 4:2:2.
+    pub(super) mfdin_420: bool,
+    /// Input read from here (offset into the block); None: not from the block (zeros).
+    pub(super) input_base: Option<usize>,
+    pub(super) luma: [u8; 64],
+    pub(super) chroma: [u8; 64],
+    pub(super) hang: bool,
+    pub(super) lost_irq: bool,
+    pub(super) overflow: bool,
+    pub(super) corrupt: bool,
+    pub(super) eoi: bool,
+    pub(super) slow: f64,
+}
+
+impl Driver {
+    /// The skeleton of the next job: a new generation (an older job's completion is dropped),
+    /// its start time, and the faults this occurrence of NEW_CMD draws. The caller fills in
+    /// what to encode.
+    pub(super) fn next_job(&self, st: &mut State, occurrence: u64) -> Job {
+        st.generation += 1;
+        let mut job = Job {
+            generation: st.generation,
+            started: Instant::now(),
+            width: 0,
+            height: 0,
+            input_format: 0,
+            mfdin_420: true,
+            input_base: None,
+            luma: [0; 64],
+            chroma: [0; 64],
+            // Without microcode the block never runs the job.
+            hang: !st.microcode,
+            lost_irq: false,
+            overflow: false,
+            corrupt: false,
+            eoi: self.inner.config.eoi,
+            slow: 1.0,
+        };
+        for f in self
+            .inner
+            .config
+            .faults
+            .iter()
+            .filter(|f| f.hits(occurrence))
+        {
+            match f.kind {
+                FaultKind::Hang => job.hang = true,
+                FaultKind::LostIrq => job.lost_irq = true,
+                FaultKind::Overflow => job.overflow = true,
+                FaultKind::Corrupt => job.corrupt = true,
+                FaultKind::NoEoi => job.eoi = false,
+                FaultKind::Slow(s) => job.slow *= s,
+                FaultKind::Busy | FaultKind::Eperm(_) | FaultKind::NoMicrocode => {}
+            }
+        }
+        job
+    }
+
+    /// The quantisation tables (natural order) the next job uses.
+    pub(super) fn job_tables(&self, st: &State) -> ([u8; 64], [u8; 64]) {
+        let (luma, chroma) = match &st.ext_table {
+            Some(t) => (
+                std::array::from_fn(|i| t[i]),
+                std::array::from_fn(|i| t[64 + i]),
+            ),
+            None => tables::base_tables(st.quant_id),
+        };
+        (
+            tables::scale_table(&luma, st.globals.scale),
+            tables::scale_table(&chroma, st.globals.scale),
+        )
+    }
+
+    pub(super) fn start_job(&self, job: Job) {
+        let mut jobs = self.inner.jobs.lock();
+        let sender = jobs.get_or_insert_with(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let weak = Arc::downgrade(&self.inner);
+            // The encoder runs in its own process when the helper is there (the client's CPU
+            // time is then its own, as on the board), else on this thread.
+            let mut process = self.inner.config.encoder_process.as_ref().and_then(|helper| {
+                let m = self.memories().ok()?;
+                HwProcess::spawn(helper, &m.live, &m.phys)
+                    .map_err(|e| eprintln!("jpegenc-emu: cannot start {}: {e}; encoding in-process", helper.display()))
+                    .ok()
+            });
+            std::thread::Builder::new()
+                .name("jpegenc-hw".into())
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let Some(inner) = weak.upgrade() else { break };
+                        // A bug in the model must not stop the hardware thread for good.
+                        let run = std::panic::AssertUnwindSafe(|| Driver { inner }.run_job(job, &mut process));
+
+                        if std::panic::catch_unwind(run).is_err() {
+                            eprintln!("jpegenc-emu: internal error in the encoder model; the job never completes");
+                        }
+                    }
+                })
+                .expect("spawn the hardware thread");
+            tx
+        });
+        let _ = sender.send(job);
+    }
+
+    /// Sets the stage as the ISR would on a mailbox interrupt, if the job is still current.
+    pub(super) fn interrupt(&self, generation: u64, value: u32) -> bool {
+        let mut st = self.inner.state.lock();
+        if st.generation != generation || st.open.is_none() {
+            return false;
+        }
+        st.globals.status = value;
+        self.inner.changed.notify_all();
+        true
+    }
+
+    /// The encoder hardware: read the input, encode, take the modelled time, then complete.
+    pub(super) fn run_job(&self, job: Job, process: &mut Option<HwProcess>) {
+        let cpu0 = stats::thread_cpu_ns();
+        let cfg = &self.inner.config;
+        let level = self.inner.level.expect("jobs imply a level");
+        if cfg.stages_visible
+            && cfg.generation == Generation::E
+            && !self.interrupt(job.generation, stage::START)
+        {
+            return;
+        }
+        let (w, h) = (job.width as usize, job.height as usize);
+        let (pw, ph) = (input::align(w, 16), input::align(h, 16));
+        let Ok(memories) = self.memories() else {
+            return;
+        };
+        // The VLC's window is what the driver programs (64 MiB on E's 8M/13M/HD levels, past
+        // the block); the real buffer ends with the block.
+        let window = level.bitstream_size as usize;
+        let block_end = cfg.reserve as usize;
+        let hw_job = HwJob {
+            generation: job.generation,
+            width: job.width,
+            height: job.height,
+            input_format: job.input_format,
+            mfdin_420: job.mfdin_420 as u32,
+            input_base: job.input_base.map_or(NO_INPUT, |b| b as u64),
+            coherent_output: !cfg.strict_output_cache as u64,
+            strict_cache: cfg.strict_cache as u32,
+            corrupt: job.corrupt as u32,
+            eoi: job.eoi as u32,
+            // E: the VLC writes after the header in the bitstream buffer; J: from its start.
+            vlc_start: match cfg.generation {
+                Generation::E => level.bitstream_start as usize + HEADER_LEN,
+                Generation::J => level.bitstream_start as usize,
+            } as u64,
+            room: match cfg.generation {
+                Generation::E => window - HEADER_LEN,
+                Generation::J => window,
+            } as u64,
+            luma: job.luma,
+            chroma: job.chroma,
+        };
+        let result = match process.as_mut().map(|p| p.run(&hw_job)) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                eprintln!("jpegenc-emu: the encoder process failed ({e}); encoding in-process from now on");
+                *process = None;
+                hardware::run(&hw_job, &memories.live, &memories.phys)
+            }
+            None => hardware::run(&hw_job, &memories.live, &memories.phys),
+        };
+
+        let (payload_len, stale) = (result.payload_len as usize, result.stale != 0);
+        let written_end = hw_job.vlc_start as usize + payload_len.min(hw_job.room as usize);
+        if cfg.stages_visible
+            && cfg.generation == Generation::E
+            && !self.interrupt(job.generation, stage::MCU)
+        {
+            return;
+        }
+        if job.hang {
+            self.log(|| "job hangs (fault)".into());
+            return;
+        }
+        let modelled = cfg.job_time(pw * ph).mul_f64(job.slow);
+        let done_at = job.started + modelled;
+        let now = Instant::now();
+        let late = done_at < now && !modelled.is_zero();
+        if done_at > now {
+            std::thread::sleep(done_at - now);
+        }
+        let mut st = self.inner.state.lock();
+        if st.generation != job.generation || st.open.is_none() {
+            return;
+        }
+        // The CPU's dirty lines where the hardware just wrote reach memory after it, over it.
+        for (at, bytes) in self.take_dirty(&mut st, written_end) {
+            memories.phys.write(at, &bytes);
+        }
+        st.stats.late_completions += late as u64;
+        st.stats.job_time_us += job.started.elapsed().as_micros() as u64;
+        if written_end > block_end {
+            self.hazard(
+                &mut st,
+                format!(
+                    "the hardware wrote {} bytes past the reserved block (an output of {payload_len} \
+                     bytes in a {window}-byte window): foreign memory on a board",
+                    written_end - block_end
+                ),
+            );
+        }
+        let mut produced = payload_len as u32;
+        if job.overflow {
+            produced = hw_job.room as u32 + 4096;
+        }
+        st.vlc_total_bytes = match (cfg.generation, cfg.output_size) {
+            (Generation::E, OutputSize::Total) => produced + HEADER_LEN as u32,
+            _ => produced,
+        };
+
+        st.globals.status = stage::DONE;
+        if stale {
+            st.stats.stale_input_jobs += 1;
+        }
+        st.stats.completions += 1;
+        if !job.lost_irq {
+            if let Some(open) = &st.open {
+                let one = 1u64;
+                // SAFETY: writing 8 bytes to our eventfd.
+                unsafe { libc::write(open.ready.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            }
+        }
+        self.inner.changed.notify_all();
+        self.save_globals(&st.globals);
+        st.stats.model_cpu_ns += stats::thread_cpu_ns().saturating_sub(cpu0);
+        self.write_stats(&st.stats);
+        self.log(|| format!("job done: {payload_len} bytes"));
+    }
+}
