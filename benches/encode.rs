@@ -3,7 +3,7 @@
 //! libjpeg-turbo called directly. Compare the pairs of one run (these machines are noisy).
 //! The hardware path needs the emulator preloaded in the process: `amljpeg bench` measures it.
 
-use amljpeg::hw::layout::{hardware_format, write_frame, InputLayout};
+use amljpeg::hw::geometry::{hardware_format, write_frame, Geometry};
 use amljpeg::hw::protocol::Generation;
 use amljpeg::{BackendChoice, Encoder, Frame, PixelFormat};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -22,12 +22,12 @@ fn frame_bytes(format: PixelFormat) -> Vec<u8> {
         .collect()
 }
 
-fn input_layout(c: &mut Criterion) {
+fn input_geometry(c: &mut Criterion) {
     let mut g = c.benchmark_group("input 1280x720");
     for format in [PixelFormat::Rgb24, PixelFormat::Nv12] {
         let data = frame_bytes(format);
         let frame = Frame::new(&data, W as u32, H as u32, 0, format).unwrap();
-        let layout = InputLayout::new(hardware_format(format, Generation::E), W, H);
+        let layout = Geometry::new(hardware_format(format, Generation::E), W, H);
         let mut area = vec![0u8; layout.extent];
         let mut copy = vec![0u8; data.len()];
         g.throughput(Throughput::Bytes(data.len() as u64));
@@ -75,6 +75,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = input_layout, software
+    targets = input_geometry, software
 }
 criterion_main!(benches);

@@ -4,7 +4,7 @@
 //! is present): one with the encoder modelled at 150 megapixels per second, one at 0 (instant,
 //! so what remains is the library's own overhead).
 
-use amljpeg::hw::layout::{hardware_format, write_frame, InputLayout};
+use amljpeg::hw::geometry::{hardware_format, write_frame, Geometry};
 use amljpeg::hw::protocol::Generation;
 use amljpeg::hw::protocol::{e, fmt, LOCAL_BUFF};
 use amljpeg::{BackendChoice, Encoder, Frame, PixelFormat};
@@ -414,7 +414,7 @@ fn host_sections(r: &mut Report, frames: usize) {
         r.step(&format!("layout {}", format.name()));
         let data = frame_bytes(format, w, h);
         let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
-        let l = InputLayout::new(hardware_format(format, Generation::E), w, h);
+        let l = Geometry::new(hardware_format(format, Generation::E), w, h);
         let mut area = vec![0u8; l.extent];
         let (layout, _) = time(frames * 4, || write_frame(&frame, &l, &mut area));
         let mut copy = vec![0u8; data.len()];

@@ -1,4 +1,4 @@
-//! What the device is: its buffer layout (validated against the map, with the bitstream
+//! What the device is: its buffer geometry (validated against the map, with the bitstream
 //! buffer as far as it really extends), its limits, and which frames it may be given.
 
 use super::bound::max_scan_bytes;
@@ -8,7 +8,7 @@ use crate::format::Subsampling;
 use crate::quant::Quantisation;
 use std::ops::Range;
 
-/// The device's buffer layout, validated: every area inside the map.
+/// The device's buffer geometry, validated: every area inside the map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BufferInfo {
     pub total: usize,
@@ -23,7 +23,7 @@ pub struct BufferInfo {
 }
 
 fn implausible(w: &[u32]) -> Error {
-    Error::device(format!("implausible buffer layout {w:x?}"))
+    Error::device(format!("implausible buffer geometry {w:x?}"))
 }
 
 impl BufferInfo {

@@ -9,8 +9,8 @@
 pub mod annex_k;
 pub mod bound;
 pub mod buffers;
+pub mod geometry;
 pub mod header;
-pub mod layout;
 pub mod output;
 pub mod pipeline;
 pub mod protocol;

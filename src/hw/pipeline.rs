@@ -2,7 +2,7 @@
 //! slots while the device encodes frame N (NEW_CMD takes an input offset). Each frame's JPEG is
 //! handed out before the next NEW_CMD, which overwrites the bitstream buffer.
 
-use super::layout::{write_frame, InputLayout};
+use super::geometry::{write_frame, Geometry};
 use super::Lease;
 use crate::error::{ErrorKind, Result};
 use crate::format::{Frame, Subsampling};
@@ -26,7 +26,7 @@ pub fn slot_stride(
             .info()
             .check_output_fits(w, h, subsampling, quant)
             .ok()?;
-        extent = extent.max(session.input_layout(f.format(), w, h).ok()?.extent);
+        extent = extent.max(session.input_geometry(f.format(), w, h).ok()?.extent);
     }
     session.slot_stride(extent)
 }
@@ -44,18 +44,18 @@ pub fn encode(
     deadline: impl Fn(&Frame<'_>) -> Instant,
     done: &mut impl FnMut(usize, Result<&[u8]>),
 ) -> std::result::Result<(), usize> {
-    // The frame the device is encoding: (index, layout, deadline).
-    let mut running: Option<(usize, InputLayout, Instant)> = None;
+    // The frame the device is encoding: (index, geometry, deadline).
+    let mut running: Option<(usize, Geometry, Instant)> = None;
     for (i, frame) in frames.iter().enumerate() {
         let slot = i % 2;
-        let lay_out = |lease: &mut Lease| -> Result<InputLayout> {
+        let lay_out = |lease: &mut Lease| -> Result<Geometry> {
             let session = lease.session(None)?;
-            let layout = session.input_layout(frame.format(), frame.width(), frame.height())?;
+            let geometry = session.input_geometry(frame.format(), frame.width(), frame.height())?;
             // The overlap: this frame goes into its slot while the device reads the other.
-            write_frame(frame, &layout, session.input_slot(slot, stride));
-            Ok(layout)
+            write_frame(frame, &geometry, session.input_slot(slot, stride));
+            Ok(geometry)
         };
-        let Ok(mut layout) = lay_out(lease) else {
+        let Ok(mut geometry) = lay_out(lease) else {
             return Err(i);
         };
         if let Some((j, lj, until)) = running.take() {
@@ -64,15 +64,15 @@ pub fn encode(
                 let Ok(again) = lay_out(lease) else {
                     return Err(i);
                 };
-                layout = again;
+                geometry = again;
             }
         }
         let until = deadline(frame);
         let Ok(session) = lease.session(None) else {
             return Err(i);
         };
-        match session.start(&layout, slot * stride, quant, subsampling) {
-            Ok(()) => running = Some((i, layout, until)),
+        match session.start(&geometry, slot * stride, quant, subsampling) {
+            Ok(()) => running = Some((i, geometry, until)),
             Err(e) => {
                 lease.failed();
                 done(i, Err(e));
@@ -89,7 +89,7 @@ pub fn encode(
 fn finish(
     lease: &mut Lease,
     j: usize,
-    layout: &InputLayout,
+    geometry: &Geometry,
     quant: &Quantisation,
     subsampling: Subsampling,
     until: Instant,
@@ -97,7 +97,7 @@ fn finish(
 ) -> bool {
     let finished = lease
         .session(None)
-        .and_then(|s| s.finish(layout, quant, subsampling, until.max(Instant::now())));
+        .and_then(|s| s.finish(geometry, quant, subsampling, until.max(Instant::now())));
     match finished {
         Ok(()) => {
             lease.succeeded();

@@ -11,7 +11,7 @@ use crate::quant::{QuantTables, Quantisation};
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
-/// The buffer layout and the level's size limits: asking for more than the maximum writes
+/// The buffer geometry and the level's size limits: asking for more than the maximum writes
 /// the maximum back and changes nothing.
 pub(super) fn limits(fd: BorrowedFd<'_>) -> Result<(BufferInfo, u32, u32)> {
     let words = e::get_buffinfo(fd).map_err(|e| device_error("GET_BUFFINFO", e))?;
@@ -35,8 +35,8 @@ pub(super) fn init(fd: BorrowedFd<'_>) -> Result<()> {
 impl Session {
     /// Programs and starts the job whose input is at `offset` in the input area.
     pub(super) fn start_e(&mut self, job: Job<'_>, offset: usize) -> Result<()> {
-        let layout = job.layout;
-        let end = offset.checked_add(layout.extent);
+        let geometry = job.geometry;
+        let end = offset.checked_add(geometry.extent);
         if offset % 64 != 0 || end.is_none_or(|end| end > self.info.buffers.input.len()) {
             return Err(Error::new(
                 ErrorKind::Internal,
@@ -47,7 +47,7 @@ impl Session {
         let fd = self.fd();
         // Width, height and quality are driver globals: set them for every frame and make sure
         // the size was taken (a refused size writes the maximum back).
-        let (w, h) = (layout.width as u32, layout.height as u32);
+        let (w, h) = (geometry.width as u32, geometry.height as u32);
         let taken = e::set_encoder_width(fd, w)
             .and_then(|rw| Ok((rw, e::set_encoder_height(fd, h)?)))
             .map_err(|e| device_error("SET_ENCODER_WIDTH/HEIGHT", e))?;
@@ -61,11 +61,11 @@ impl Session {
         // hardware reads, padding included.
         let cmd: [u32; e::NEW_CMD_WORDS] = [
             p::LOCAL_BUFF,
-            layout.format,
+            geometry.format,
             job.out_format(),
             0,
             offset as u32,
-            layout.extent as u32,
+            geometry.extent as u32,
             1,
         ];
         e::new_cmd(fd, &cmd).map_err(|e| device_error("NEW_CMD", e))

@@ -11,7 +11,7 @@ use crate::quant::Quantisation;
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
-/// The buffer layout and the level's size limit: every J level's input area is 3 × max², so
+/// The buffer geometry and the level's size limit: every J level's input area is 3 × max², so
 /// the maximum side needs no private knowledge.
 pub(super) fn limits(fd: BorrowedFd<'_>) -> Result<(BufferInfo, u32, u32)> {
     let words = j::get_buffinfo(fd).map_err(|e| device_error("GET_BUFFINFO", e))?;
@@ -27,17 +27,17 @@ impl Session {
                 "the J driver takes a quality, not tables",
             ));
         };
-        let layout = job.layout;
+        let geometry = job.geometry;
         // Size, quality (with the Annex K table set, so the tables are libjpeg's) and the
         // input flush all travel in the command; the rest of the 30 words stay zero.
         let mut cmd = [0u32; j::NEW_CMD_WORDS];
         cmd[..10].copy_from_slice(&[
             p::LOCAL_BUFF,
-            layout.format,
+            geometry.format,
             job.out_format(),
-            layout.width as u32,
-            layout.height as u32,
-            layout.extent as u32,
+            geometry.width as u32,
+            geometry.height as u32,
+            geometry.extent as u32,
             0,
             quality as u32,
             1,
@@ -52,8 +52,8 @@ impl Session {
         // The header is ours, not read back: the CPU may hold a stale copy of the assist
         // buffer (no ioctl invalidates it), and its bytes follow from what we asked.
         let header = header::build(
-            layout.width as u16,
-            layout.height as u16,
+            geometry.width as u16,
+            geometry.height as u16,
             job.subsampling,
             &job.quant.tables(),
         );

@@ -7,7 +7,7 @@ mod j;
 
 use super::bound::max_scan_bytes;
 use super::buffers::DeviceInfo;
-use super::layout::{hardware_format, native_format, pad_in_place, write_frame, InputLayout};
+use super::geometry::{hardware_format, native_format, pad_in_place, write_frame, Geometry};
 use super::output::{self, SizeRule};
 use super::protocol::{self as p, fmt, Generation};
 use crate::error::{Error, ErrorKind, Result};
@@ -28,7 +28,7 @@ fn device_error(what: &str, errno: Errno) -> Error {
 /// One frame's job: its input geometry and how it is coded.
 #[derive(Clone, Copy)]
 pub struct Job<'a> {
-    pub layout: &'a InputLayout,
+    pub geometry: &'a Geometry,
     pub quant: &'a Quantisation,
     pub subsampling: Subsampling,
 }
@@ -72,7 +72,7 @@ pub struct Session {
     /// The E driver's external table as we last set it (None: cleared).
     ext_table: Option<QuantTables>,
     /// The frame a caller is writing into the input area (zero-copy input).
-    lent: Option<(PixelFormat, InputLayout)>,
+    lent: Option<(PixelFormat, Geometry)>,
 }
 
 fn open_error(path: &Path, e: std::io::Error) -> Error {
@@ -158,19 +158,19 @@ impl Session {
     }
 
     /// The input area laid out for a frame of `format`.
-    pub fn input_layout(
+    pub fn input_geometry(
         &self,
         format: PixelFormat,
         width: usize,
         height: usize,
-    ) -> Result<InputLayout> {
-        let layout = InputLayout::new(hardware_format(format, self.info.generation), width, height);
-        if layout.extent > self.info.buffers.input.len() {
+    ) -> Result<Geometry> {
+        let geometry = Geometry::new(hardware_format(format, self.info.generation), width, height);
+        if geometry.extent > self.info.buffers.input.len() {
             return Err(Error::unsupported(format!(
                 "a {width}x{height} frame does not fit the device's input area"
             )));
         }
-        Ok(layout)
+        Ok(geometry)
     }
 
     /// The input area as a mutable slice.
@@ -214,16 +214,16 @@ impl Session {
             ))
         })?;
         self.supports(width, height, subsampling)?;
-        let layout = self.input_layout(format, width, height)?;
-        if layout.format != native {
+        let geometry = self.input_geometry(format, width, height)?;
+        if geometry.format != native {
             return Err(Error::unsupported(format!(
                 "this device does not take {} as it is (it is converted on the way in): no zero-copy input",
                 format.name()
             )));
         }
         let area = self.input_area().as_mut_ptr();
-        let table = layout.planes(format);
-        self.lent = Some((format, layout));
+        let table = geometry.planes(format);
+        self.lent = Some((format, geometry));
         Ok(LentPlanes {
             planes: table.map(|(offset, _, rows)| {
                 if rows == 0 {
@@ -250,12 +250,12 @@ impl Session {
         subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
-        let (format, layout) = self
+        let (format, geometry) = self
             .lent
             .take()
             .ok_or_else(|| Error::invalid("no input buffer was taken"))?;
-        pad_in_place(format, &layout, self.input_area());
-        self.run(&layout, quant, subsampling, deadline)
+        pad_in_place(format, &geometry, self.input_area());
+        self.run(&geometry, quant, subsampling, deadline)
     }
 
     /// Lays out `frame` and encodes it.
@@ -270,10 +270,10 @@ impl Session {
         self.supports_quantisation(quant)?;
         self.info
             .check_output_fits(frame.width(), frame.height(), subsampling, quant)?;
-        let layout = self.input_layout(frame.format(), frame.width(), frame.height())?;
+        let geometry = self.input_geometry(frame.format(), frame.width(), frame.height())?;
         self.lent = None;
-        write_frame(frame, &layout, self.input_area());
-        self.run(&layout, quant, subsampling, deadline)
+        write_frame(frame, &geometry, self.input_area());
+        self.run(&geometry, quant, subsampling, deadline)
     }
 
     /// Whether the driver can quantise this way: custom tables need E's external table.
@@ -286,16 +286,16 @@ impl Session {
         }
     }
 
-    /// Encodes what is in the input area, laid out as `layout`.
+    /// Encodes what is in the input area, laid out as `geometry`.
     pub fn run(
         &mut self,
-        layout: &InputLayout,
+        geometry: &Geometry,
         quant: &Quantisation,
         subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
         let job = Job {
-            layout,
+            geometry,
             quant,
             subsampling,
         };
@@ -315,7 +315,7 @@ impl Session {
     /// hardware can take, quantised a way the driver can, whose output surely stays inside
     /// the device's memory.
     fn admit(&self, job: Job<'_>) -> Result<()> {
-        let (w, h) = (job.layout.width, job.layout.height);
+        let (w, h) = (job.geometry.width, job.geometry.height);
         self.supports(w, h, job.subsampling)?;
         self.supports_quantisation(job.quant)?;
         self.info
@@ -340,7 +340,7 @@ impl Session {
     /// other slot, but must not touch this one or the bitstream buffer.
     pub fn start(
         &mut self,
-        layout: &InputLayout,
+        geometry: &Geometry,
         offset: usize,
         quant: &Quantisation,
         subsampling: Subsampling,
@@ -352,7 +352,7 @@ impl Session {
             ));
         }
         let job = Job {
-            layout,
+            geometry,
             quant,
             subsampling,
         };
@@ -364,13 +364,13 @@ impl Session {
     /// Waits for the frame [`Session::start`] started and checks its JPEG.
     pub fn finish(
         &mut self,
-        layout: &InputLayout,
+        geometry: &Geometry,
         quant: &Quantisation,
         subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
         let job = Job {
-            layout,
+            geometry,
             quant,
             subsampling,
         };
@@ -400,7 +400,7 @@ impl Session {
             2
         };
         if (header.width, header.height, header.h, header.v)
-            != (job.layout.width, job.layout.height, 2, want_v)
+            != (job.geometry.width, job.geometry.height, 2, want_v)
         {
             self.output = Output::None;
             return Err(Error::device(format!(
@@ -415,7 +415,7 @@ impl Session {
     /// (unsupported: AUTO uses software, the device is fine) when its scan can be that long,
     /// else the device reported nonsense (the caller's check then fails it as a device error).
     fn too_long(&self, job: Job<'_>, size: usize) -> Result<()> {
-        let (w, h) = (job.layout.width, job.layout.height);
+        let (w, h) = (job.geometry.width, job.geometry.height);
         let worst = max_scan_bytes(w, h, job.subsampling, &job.quant.tables());
         if size <= worst + p::HEADER_LEN {
             return Err(Error::unsupported(format!(

@@ -27,8 +27,8 @@ pub fn hardware_format(format: PixelFormat, generation: Generation) -> u32 {
     }
 }
 
-/// The hardware format that is a contract format's own layout (zero-copy input is possible
-/// only when the device takes the format as it is).
+/// The hardware format that stores a contract format's pixels as they are (zero-copy input
+/// is possible only when the device takes the format so).
 pub fn native_format(format: PixelFormat) -> Option<u32> {
     match format {
         PixelFormat::Nv12 => Some(fmt::NV12),
@@ -41,7 +41,7 @@ pub fn native_format(format: PixelFormat) -> Option<u32> {
 
 /// The geometry the hardware reads for one input format and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InputLayout {
+pub struct Geometry {
     pub format: u32,
     pub width: usize,
     pub height: usize,
@@ -57,8 +57,8 @@ pub struct InputLayout {
     pub extent: usize,
 }
 
-impl InputLayout {
-    pub fn new(format: u32, width: usize, height: usize) -> InputLayout {
+impl Geometry {
+    pub fn new(format: u32, width: usize, height: usize) -> Geometry {
         let (pw, ph) = (align(width, 16), align(height, 16));
         let (stride, chroma_stride, plane_offsets, extent) = match format {
             fmt::YUV422_SINGLE => {
@@ -77,9 +77,9 @@ impl InputLayout {
                 let s = align(3 * pw, 32);
                 (s, 0, [0, 0, 0], s * ph)
             }
-            other => unreachable!("no layout for hardware format {other}"),
+            other => unreachable!("no geometry for hardware format {other}"),
         };
-        InputLayout {
+        Geometry {
             format,
             width,
             height,
@@ -93,7 +93,7 @@ impl InputLayout {
     }
 }
 
-impl InputLayout {
+impl Geometry {
     /// Where a caller writes `format`'s planes itself: (offset, stride, rows) per plane, zero
     /// past the format's planes. The rows are the frame's (4:2:0 chroma: half, rounded up).
     pub fn planes(&self, format: PixelFormat) -> [(usize, usize, usize); 3] {
@@ -121,8 +121,8 @@ fn put_row(dst: &mut [u8], row: &[u8], unit: usize) {
     }
 }
 
-/// Converts one row of BGR24/RGBA32/BGRA32 pixels to packed RGB. Specialised per layout so the
-/// loop has no branches.
+/// Converts one row of BGR24/RGBA32/BGRA32 pixels to packed RGB. Specialised per pixel order
+/// so the loop has no branches.
 fn to_rgb(format: PixelFormat, src: &[u8], out: &mut Vec<u8>) {
     fn run<const BPP: usize, const R: usize, const B: usize>(src: &[u8], out: &mut Vec<u8>) {
         out.clear();
@@ -142,8 +142,8 @@ fn replicate_rows(plane: &mut [u8], stride: usize, width: usize, rows: usize, pa
     }
 }
 
-/// Writes `frame` into `dst` (the input area) with layout `l`.
-pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
+/// Writes `frame` into `dst` (the input area) with geometry `l`.
+pub fn write_frame(frame: &Frame<'_>, l: &Geometry, dst: &mut [u8]) {
     let (h, pw, ph) = (l.height, l.padded_width, l.padded_height);
     let (ch, pcw, pch) = (h.div_ceil(2), pw / 2, ph / 2);
     match frame.format() {
@@ -226,7 +226,7 @@ pub fn write_frame(frame: &Frame<'_>, l: &InputLayout, dst: &mut [u8]) {
 
 /// Fills the padding of a frame the caller wrote in place (zero-copy input): columns up to PW
 /// and rows up to PH, by edge replication.
-pub fn pad_in_place(format: PixelFormat, l: &InputLayout, area: &mut [u8]) {
+pub fn pad_in_place(format: PixelFormat, l: &Geometry, area: &mut [u8]) {
     let (w, h, pw, ph) = (l.width, l.height, l.padded_width, l.padded_height);
     // (plane offset, stride, used bytes per row, padded bytes per row, unit, rows, padded rows)
     let planes: Vec<(usize, usize, usize, usize, usize, usize, usize)> = match format {
@@ -285,18 +285,18 @@ mod tests {
 
     #[test]
     fn geometry_follows_the_spec() {
-        let l = InputLayout::new(fmt::NV12, 451, 300);
+        let l = Geometry::new(fmt::NV12, 451, 300);
         assert_eq!((l.padded_width, l.padded_height, l.stride), (464, 304, 480));
         assert_eq!(l.plane_offsets[1], 480 * 304);
         assert_eq!(l.extent, 480 * 304 * 3 / 2);
-        let l = InputLayout::new(fmt::YUV420, 451, 300);
+        let l = Geometry::new(fmt::YUV420, 451, 300);
         assert_eq!(
             (l.stride, l.chroma_stride, l.plane_offsets),
             (512, 256, [0, 512 * 304, 512 * 304 * 5 / 4])
         );
-        let l = InputLayout::new(fmt::YUV422_SINGLE, 451, 300);
+        let l = Geometry::new(fmt::YUV422_SINGLE, 451, 300);
         assert_eq!(l.stride, 928);
-        let l = InputLayout::new(fmt::RGB888, 17, 3);
+        let l = Geometry::new(fmt::RGB888, 17, 3);
         assert_eq!((l.stride, l.extent), (96, 96 * 16));
     }
 
@@ -305,7 +305,7 @@ mod tests {
         // 3x2 NV12: luma 1..6, chroma pair (7, 8).
         let data = [1, 2, 3, 4, 5, 6, 7, 8, 9, 9];
         let frame = Frame::new(&data, 3, 2, 0, PixelFormat::Nv12).unwrap();
-        let l = InputLayout::new(fmt::NV12, 3, 2);
+        let l = Geometry::new(fmt::NV12, 3, 2);
         let mut dst = vec![0; l.extent];
         write_frame(&frame, &l, &mut dst);
         assert_eq!(&dst[..4], &[1, 2, 3, 3]);
@@ -327,7 +327,7 @@ mod tests {
                 .map(|i| (i * 13) as u8)
                 .collect();
             let frame = Frame::new(&data, w, h, 0, format).unwrap();
-            let l = InputLayout::new(
+            let l = Geometry::new(
                 hardware_format(format, Generation::E),
                 w as usize,
                 h as usize,
@@ -357,7 +357,7 @@ mod tests {
         // 3x2 I420: luma 1..6, U 7, V 8.
         let data = [1, 2, 3, 4, 5, 6, 7, 9, 8, 10];
         let frame = Frame::new(&data, 3, 2, 0, PixelFormat::I420).unwrap();
-        let l = InputLayout::new(hardware_format(PixelFormat::I420, Generation::J), 3, 2);
+        let l = Geometry::new(hardware_format(PixelFormat::I420, Generation::J), 3, 2);
         assert_eq!(l.format, fmt::NV12);
         let mut dst = vec![0; l.extent];
         write_frame(&frame, &l, &mut dst);
@@ -369,7 +369,7 @@ mod tests {
     fn bgra_is_packed_as_rgb() {
         let data = [30, 20, 10, 255, 60, 50, 40, 255];
         let frame = Frame::new(&data, 2, 1, 0, PixelFormat::Bgra32).unwrap();
-        let l = InputLayout::new(hardware_format(PixelFormat::Bgra32, Generation::E), 2, 1);
+        let l = Geometry::new(hardware_format(PixelFormat::Bgra32, Generation::E), 2, 1);
         assert_eq!((l.format, l.stride), (fmt::RGB888, 64));
         let mut dst = vec![0; l.extent];
         write_frame(&frame, &l, &mut dst);
