@@ -1,7 +1,7 @@
 //! Writing to the program's destination manager: the file header, markers and the body, a
 //! suspending destination honoured (the call then consumes nothing and resumes later).
 
-use crate::layout::F;
+use crate::abi::Field;
 use crate::libjpeg::Cinfo;
 use crate::report::{raise, CANT_SUSPEND};
 use crate::state::{Phase, State};
@@ -78,7 +78,7 @@ pub unsafe fn resume(st: *mut State, c: Cinfo) -> c_uint {
             return 0;
         };
         s.phase = Phase::Emitted;
-        c.set_uint(F::NextScanline, c.uint(F::NextScanline) + rows);
+        c.set_uint(Field::NextScanline, c.uint(Field::NextScanline) + rows);
         rows
     }
 }

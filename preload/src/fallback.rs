@@ -6,7 +6,7 @@
 //! library binds its internal calls; and an error that longjmps out of the fallback leaves
 //! the program's object, destination included, as it was.
 
-use crate::layout::F;
+use crate::abi::Field;
 use crate::libjpeg::{cs, Cinfo, ComponentHead, DestinationMgr, HuffTbl, QuantTbl};
 use crate::splice;
 use crate::state::{Capture, State};
@@ -41,22 +41,22 @@ impl State {
 /// both across `jpeg_CreateCompress`).
 ///
 /// # Safety
-/// `c` is the program's live object with `st`'s layout.
+/// `c` is the program's live object with `st`'s ABI.
 unsafe fn new_private(st: &mut State, c: Cinfo) -> Cinfo {
     st.drop_private();
-    let words = st.layout.size.div_ceil(8);
+    let words = st.abi.size.div_ceil(8);
     let private = st.private.insert(Private {
         storage: vec![0u64; words],
         created: false,
     });
     let p = Cinfo {
         ptr: private.ptr(),
-        layout: st.layout,
+        abi: st.abi,
     };
-    // SAFETY: both objects are live and have this layout.
+    // SAFETY: both objects are live and have this ABI.
     unsafe {
-        p.set_ptr::<c_void>(F::Err, c.ptr(F::Err, 0));
-        p.set_ptr::<c_void>(F::ClientData, c.ptr(F::ClientData, 0));
+        p.set_ptr::<c_void>(Field::Err, c.ptr(Field::Err, 0));
+        p.set_ptr::<c_void>(Field::ClientData, c.ptr(Field::ClientData, 0));
     }
     p
 }
@@ -65,7 +65,7 @@ unsafe fn new_private(st: &mut State, c: Cinfo) -> Cinfo {
 /// `jpeg_set_defaults`: sampling, component ids, tables, DCT method, raw input.
 ///
 /// # Safety
-/// Both objects are live with the same layout; the program's passed [`crate::job::Job::plan`].
+/// Both objects are live with the same ABI; the program's passed [`crate::job::Job::plan`].
 unsafe fn copy_settings(c: Cinfo, p: Cinfo) {
     // SAFETY: per the contract: three components, tables 0 and 1 present in both.
     unsafe {
@@ -77,27 +77,27 @@ unsafe fn copy_settings(c: Cinfo, p: Cinfo) {
         }
         for i in 0..2 {
             let (from, to) = (
-                c.ptr::<QuantTbl>(F::QuantTblPtrs, i),
-                p.ptr::<QuantTbl>(F::QuantTblPtrs, i),
+                c.ptr::<QuantTbl>(Field::QuantTblPtrs, i),
+                p.ptr::<QuantTbl>(Field::QuantTblPtrs, i),
             );
             (*to).quantval = (*from).quantval;
-            for f in [F::DcHuffTblPtrs, F::AcHuffTblPtrs] {
+            for f in [Field::DcHuffTblPtrs, Field::AcHuffTblPtrs] {
                 let (from, to) = (c.ptr::<HuffTbl>(f, i), p.ptr::<HuffTbl>(f, i));
                 (*to).bits = (*from).bits;
                 (*to).huffval = (*from).huffval;
             }
         }
-        let mut fields = vec![F::RawDataIn, F::DctMethod];
-        if c.layout.offset(F::DoFancyDownsampling).is_some() {
-            fields.push(F::DoFancyDownsampling);
+        let mut fields = vec![Field::RawDataIn, Field::DctMethod];
+        if c.abi.offset(Field::DoFancyDownsampling).is_some() {
+            fields.push(Field::DoFancyDownsampling);
         }
         for f in fields {
             p.set_int(f, c.int(f));
         }
         // The file header is already written, by us, to the program's destination.
-        p.set_int(F::WriteJfifHeader, 0);
-        p.set_int(F::WriteAdobeMarker, 0);
-        p.set_ptr::<c_void>(F::Progress, c.ptr(F::Progress, 0));
+        p.set_int(Field::WriteJfifHeader, 0);
+        p.set_int(Field::WriteAdobeMarker, 0);
+        p.set_ptr::<c_void>(Field::Progress, c.ptr(Field::Progress, 0));
     }
 }
 
@@ -115,15 +115,15 @@ pub unsafe fn encode(st: *mut State, c: Cinfo) -> bool {
             return false;
         }
         let p = crate::guard(|| new_private(&mut *st, c));
-        (real.create_compress)(p.ptr, p.layout.version as c_int, p.layout.size);
+        (real.create_compress)(p.ptr, p.abi.version as c_int, p.abi.size);
         if let Some(private) = (*st).private.as_mut() {
             private.created = true;
         }
         for f in [
-            F::ImageWidth,
-            F::ImageHeight,
-            F::InputComponents,
-            F::InColorSpace,
+            Field::ImageWidth,
+            Field::ImageHeight,
+            Field::InputComponents,
+            Field::InColorSpace,
         ] {
             p.set_int(f, c.int(f));
         }
@@ -135,7 +135,7 @@ pub unsafe fn encode(st: *mut State, c: Cinfo) -> bool {
         (*capture).mgr.empty_output_buffer = Some(capture_empty);
         (*capture).mgr.term_destination = Some(capture_term);
         (*capture).len = 0;
-        p.set_ptr(F::Dest, capture.cast::<DestinationMgr>());
+        p.set_ptr(Field::Dest, capture.cast::<DestinationMgr>());
         (real.start_compress)(p.ptr, 1);
         let Some(job) = (*st).job.as_deref() else {
             return false;
@@ -174,7 +174,7 @@ unsafe fn capture_of<'a>(cinfo: *mut c_void) -> &'a mut Capture {
     unsafe {
         let dest = *cinfo
             .cast::<u8>()
-            .add(crate::layout::dest_offset())
+            .add(crate::abi::dest_offset())
             .cast::<*mut Capture>();
         &mut *dest
     }

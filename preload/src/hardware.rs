@@ -2,8 +2,8 @@
 //! encoded, and the frame headers spliced with the program's component ids; the scan is copied
 //! out so the device is free again at once.
 
+use crate::abi::Field;
 use crate::amljpeg as aml;
-use crate::layout::F;
 use crate::libjpeg::{Cinfo, HuffTbl};
 use crate::splice;
 use crate::state::State;
@@ -107,7 +107,7 @@ pub fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
 /// `c` is live.
 unsafe fn huffman_matches(c: Cinfo, jpeg: &[u8]) -> bool {
     let found = splice::huffman_tables(jpeg);
-    [(0u8, F::DcHuffTblPtrs), (1, F::AcHuffTblPtrs)]
+    [(0u8, Field::DcHuffTblPtrs), (1, Field::AcHuffTblPtrs)]
         .iter()
         .flat_map(|&(class, f)| (0..2u8).map(move |id| (class, f, id)))
         .all(|(class, f, id)| {

@@ -2,8 +2,8 @@
 //! hardware reproduces (else the whole image goes to the real libjpeg), the rows or raw
 //! planes the program hands over, and the frame libamljpeg gets at the end.
 
+use crate::abi::Field;
 use crate::amljpeg as aml;
-use crate::layout::F;
 use crate::libjpeg::{cs, Cinfo, HuffTbl, QuantTbl};
 use crate::splice::Jfif;
 
@@ -73,7 +73,7 @@ impl Job {
     /// # Safety
     /// `c` is a live compress object in the start state.
     pub unsafe fn plan(c: Cinfo, write_all_tables: bool) -> Result<Job, String> {
-        // SAFETY: every field read below exists in the object's layout (7+ fields guarded).
+        // SAFETY: every field read below exists in the object's ABI (7+ fields guarded).
         unsafe {
             let refuse = |why: &str| Err(why.to_string());
             if !write_all_tables {
@@ -82,36 +82,36 @@ impl Job {
             if c.dest().is_null() {
                 return refuse("no destination manager");
             }
-            if c.int(F::DataPrecision) != 8 {
+            if c.int(Field::DataPrecision) != 8 {
                 return refuse("not 8-bit");
             }
-            if c.layout.offset(F::ScaleNum).is_some()
-                && c.uint(F::ScaleNum) != c.uint(F::ScaleDenom)
+            if c.abi.offset(Field::ScaleNum).is_some()
+                && c.uint(Field::ScaleNum) != c.uint(Field::ScaleDenom)
             {
                 return refuse("scaling requested");
             }
-            if c.int(F::NumComponents) != 3 || c.int(F::JpegColorSpace) != cs::YCBCR {
+            if c.int(Field::NumComponents) != 3 || c.int(Field::JpegColorSpace) != cs::YCBCR {
                 return refuse("the JPEG is not YCbCr");
             }
-            if c.int(F::NumScans) != 0 || !c.ptr::<u8>(F::ScanInfo, 0).is_null() {
+            if c.int(Field::NumScans) != 0 || !c.ptr::<u8>(Field::ScanInfo, 0).is_null() {
                 return refuse("progressive or multi-scan");
             }
-            if c.int(F::ArithCode) != 0 {
+            if c.int(Field::ArithCode) != 0 {
                 return refuse("arithmetic coding");
             }
-            if c.int(F::OptimizeCoding) != 0 {
+            if c.int(Field::OptimizeCoding) != 0 {
                 return refuse("optimised Huffman tables");
             }
-            if c.uint(F::RestartInterval) != 0 || c.int(F::RestartInRows) != 0 {
+            if c.uint(Field::RestartInterval) != 0 || c.int(Field::RestartInRows) != 0 {
                 return refuse("restart markers");
             }
-            if c.int(F::SmoothingFactor) != 0 || c.int(F::Ccir601Sampling) != 0 {
+            if c.int(Field::SmoothingFactor) != 0 || c.int(Field::Ccir601Sampling) != 0 {
                 return refuse("smoothing or CCIR601 sampling");
             }
-            if c.int(F::Ss) != 0 {
+            if c.int(Field::Ss) != 0 {
                 return refuse("lossless (jpeg_enable_lossless)");
             }
-            let (w, h) = (c.uint(F::ImageWidth), c.uint(F::ImageHeight));
+            let (w, h) = (c.uint(Field::ImageWidth), c.uint(Field::ImageHeight));
             if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
                 return refuse("size outside 16..8192");
             }
@@ -136,14 +136,14 @@ impl Job {
                 return refuse("components do not use tables 0, 1, 1");
             }
             let (Some(luma), Some(chroma)) = (
-                quant(c.ptr(F::QuantTblPtrs, 0)),
-                quant(c.ptr(F::QuantTblPtrs, 1)),
+                quant(c.ptr(Field::QuantTblPtrs, 0)),
+                quant(c.ptr(Field::QuantTblPtrs, 1)),
             ) else {
                 return refuse("quantisation tables missing or not baseline");
             };
             if (0..2).any(|i| {
-                c.ptr::<HuffTbl>(F::DcHuffTblPtrs, i).is_null()
-                    || c.ptr::<HuffTbl>(F::AcHuffTblPtrs, i).is_null()
+                c.ptr::<HuffTbl>(Field::DcHuffTblPtrs, i).is_null()
+                    || c.ptr::<HuffTbl>(Field::AcHuffTblPtrs, i).is_null()
             }) {
                 return refuse("Huffman tables missing");
             }
@@ -154,12 +154,12 @@ impl Job {
             else {
                 return refuse("component ids beyond 255");
             };
-            let raw = c.int(F::RawDataIn) != 0;
-            let components = c.int(F::InputComponents);
+            let raw = c.int(Field::RawDataIn) != 0;
+            let components = c.int(Field::InputComponents);
             let input = if raw {
                 Input::Raw
             } else {
-                match (c.int(F::InColorSpace), components) {
+                match (c.int(Field::InColorSpace), components) {
                     (cs::RGB | cs::EXT_RGB, 3) => Input::Packed {
                         format: aml::FORMAT_RGB24,
                         bytes: 3,
@@ -184,12 +184,12 @@ impl Job {
                     }
                 }
             };
-            let jfif = (c.int(F::WriteJfifHeader) != 0).then(|| Jfif {
-                major: c.u8(F::JfifMajorVersion),
-                minor: c.u8(F::JfifMinorVersion),
-                density_unit: c.u8(F::DensityUnit),
-                x_density: c.u16(F::XDensity),
-                y_density: c.u16(F::YDensity),
+            let jfif = (c.int(Field::WriteJfifHeader) != 0).then(|| Jfif {
+                major: c.u8(Field::JfifMajorVersion),
+                minor: c.u8(Field::JfifMinorVersion),
+                density_unit: c.u8(Field::DensityUnit),
+                x_density: c.u16(Field::XDensity),
+                y_density: c.u16(Field::YDensity),
             });
             let (width, height) = (w as usize, h as usize);
             let mut job = Job {
@@ -205,7 +205,7 @@ impl Job {
                 chroma,
                 component_ids: [component_ids[0], component_ids[1], component_ids[2]],
                 jfif,
-                adobe: c.int(F::WriteAdobeMarker) != 0,
+                adobe: c.int(Field::WriteAdobeMarker) != 0,
             };
             let bytes = if raw {
                 job.planes = job.raw_planes().ok_or("out of memory for the frame")?;

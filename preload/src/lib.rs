@@ -38,22 +38,22 @@ macro_rules! log {
     };
 }
 
+pub mod abi;
 mod amljpeg;
 mod destination;
 mod fallback;
 mod hardware;
 pub mod job;
-pub mod layout;
 mod libjpeg;
 mod real;
 mod report;
 pub mod splice;
 mod state;
 
+use crate::abi::{Abi, Field};
 use crate::destination::{resume, write_all};
 use crate::hardware::open_device;
 use crate::job::{Input, Job};
-use crate::layout::{Layout, F};
 use crate::libjpeg::*;
 use crate::report::{
     progress, raise, warn, BAD_LENGTH, BAD_STATE, BUFFER_SIZE, TOO_LITTLE_DATA, TOO_MUCH_DATA,
@@ -121,7 +121,7 @@ unsafe fn view(st: *mut State, ptr: *mut c_void) -> Cinfo {
     Cinfo {
         ptr,
         // SAFETY: per the contract.
-        layout: unsafe { (*st).layout },
+        abi: unsafe { (*st).abi },
     }
 }
 
@@ -138,8 +138,8 @@ pub unsafe extern "C" fn jpeg_CreateCompress(
         if !enabled() {
             return;
         }
-        match Layout::select(version, structsize) {
-            Some(layout) => state::insert(cinfo as usize, State::new(layout, real)),
+        match Abi::select(version, structsize) {
+            Some(abi) => state::insert(cinfo as usize, State::new(abi, real)),
             None => {
                 log!("libjpeg ABI {version} with a {structsize}-byte object is not one we know: left alone");
                 state::remove(cinfo as usize);
@@ -156,7 +156,7 @@ unsafe fn begin(st: &mut State, c: Cinfo, write_all_tables: bool) -> bool {
     // SAFETY: `c` is live.
     unsafe {
         st.reset();
-        if c.int(F::GlobalState) != CSTATE_START {
+        if c.int(Field::GlobalState) != CSTATE_START {
             return false; // the real libjpeg reports the misuse
         }
         let job = match Job::plan(c, write_all_tables) {
@@ -177,11 +177,11 @@ unsafe fn begin(st: &mut State, c: Cinfo, write_all_tables: bool) -> bool {
         st.job = Some(Box::new(job));
         st.phase = Phase::Collecting;
         c.set_int(
-            F::GlobalState,
+            Field::GlobalState,
             if raw { CSTATE_RAW_OK } else { CSTATE_SCANNING },
         );
-        c.set_uint(F::NextScanline, 0);
-        let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
+        c.set_uint(Field::NextScanline, 0);
+        let p: *mut ProgressMgr = c.ptr(Field::Progress, 0);
         if let Some(p) = p.as_mut() {
             p.completed_passes = 0;
             p.total_passes = 1;
@@ -199,7 +199,7 @@ pub unsafe extern "C" fn jpeg_start_compress(cinfo: *mut c_void, write_all_table
             return (real_for(st).start_compress)(cinfo, write_all_tables);
         }
         let c = view(st, cinfo);
-        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
+        let err: *mut ErrorMgr = c.ptr(Field::Err, 0);
         if let Some(reset) = (*err).reset_error_mgr {
             reset(cinfo);
         }
@@ -218,8 +218,8 @@ pub unsafe extern "C" fn jpeg_start_compress(cinfo: *mut c_void, write_all_table
 unsafe fn marker_header(st: *mut State, c: Cinfo, marker: c_int, len: c_uint) -> bool {
     // SAFETY: per the contract.
     unsafe {
-        if (*st).phase != Phase::Collecting || c.uint(F::NextScanline) != 0 {
-            raise(c, BAD_STATE, c.int(F::GlobalState));
+        if (*st).phase != Phase::Collecting || c.uint(Field::NextScanline) != 0 {
+            raise(c, BAD_STATE, c.int(Field::GlobalState));
             return false;
         }
         if len > 65533 {
@@ -354,10 +354,10 @@ unsafe fn take_rows(st: *mut State, c: Cinfo, raw: bool) -> Option<*mut Job> {
     unsafe {
         let job: *mut Job = &mut **(*st).job.as_mut()?;
         if ((*job).input == Input::Raw) != raw {
-            raise(c, BAD_STATE, c.int(F::GlobalState));
+            raise(c, BAD_STATE, c.int(Field::GlobalState));
             return None;
         }
-        let next = c.uint(F::NextScanline);
+        let next = c.uint(Field::NextScanline);
         if next as usize >= (*job).height {
             warn(c, TOO_MUCH_DATA);
             return None;
@@ -377,7 +377,10 @@ unsafe fn rows_taken(st: *mut State, c: Cinfo, rows: usize) -> c_uint {
     unsafe {
         let complete = (*st).job.as_ref().is_some_and(|j| j.complete());
         if !complete {
-            c.set_uint(F::NextScanline, c.uint(F::NextScanline) + rows as c_uint);
+            c.set_uint(
+                Field::NextScanline,
+                c.uint(Field::NextScanline) + rows as c_uint,
+            );
             return rows as c_uint;
         }
         // The reason is logged and dropped before the real libjpeg runs (it may longjmp).
@@ -465,11 +468,11 @@ unsafe fn finished(st: &mut State, c: Cinfo) {
     // SAFETY: per the contract.
     unsafe {
         for i in 0..2 {
-            (*c.ptr::<QuantTbl>(F::QuantTblPtrs, i)).sent_table = 1;
-            (*c.ptr::<HuffTbl>(F::DcHuffTblPtrs, i)).sent_table = 1;
-            (*c.ptr::<HuffTbl>(F::AcHuffTblPtrs, i)).sent_table = 1;
+            (*c.ptr::<QuantTbl>(Field::QuantTblPtrs, i)).sent_table = 1;
+            (*c.ptr::<HuffTbl>(Field::DcHuffTblPtrs, i)).sent_table = 1;
+            (*c.ptr::<HuffTbl>(Field::AcHuffTblPtrs, i)).sent_table = 1;
         }
-        let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
+        let p: *mut ProgressMgr = c.ptr(Field::Progress, 0);
         if let Some(p) = p.as_mut() {
             p.completed_passes = p.total_passes;
         }
@@ -526,7 +529,7 @@ unsafe fn end_image(
     st: *mut State,
     cinfo: *mut c_void,
     destroy: bool,
-    call: fn(&real::Real) -> unsafe extern "C" fn(real::Cinfo),
+    call: fn(&real::Real) -> unsafe extern "C" fn(real::ObjectPtr),
 ) {
     // SAFETY: per the contract.
     unsafe {

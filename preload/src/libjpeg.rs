@@ -1,7 +1,7 @@
 //! The parts of libjpeg's ABI the drop-in touches: the compress object's fields (through its
-//! [`Layout`]), and the structs that are the same in every version (managers, tables).
+//! [`Abi`]), and the structs that are the same in every version (managers, tables).
 
-use crate::layout::{Layout, F};
+use crate::abi::{Abi, Field};
 use libc::{c_int, c_long, c_uint, c_void};
 
 pub const CSTATE_START: c_int = 100;
@@ -84,18 +84,18 @@ pub struct ComponentHead {
     pub ac_tbl_no: c_int,
 }
 
-/// A compress object seen through its layout. Copy: it is a pointer.
+/// A compress object seen through its ABI. Copy: it is a pointer.
 #[derive(Clone, Copy)]
 pub struct Cinfo {
     pub ptr: *mut c_void,
-    pub layout: &'static Layout,
+    pub abi: &'static Abi,
 }
 
 impl Cinfo {
     /// # Safety
-    /// The object must be alive, have this layout and have field `f`.
-    unsafe fn at<T>(self, f: F, index: usize) -> *mut T {
-        let off = self.layout.offset(f).expect("field present in this ABI");
+    /// The object must be alive, have this ABI and have field `f`.
+    unsafe fn at<T>(self, f: Field, index: usize) -> *mut T {
+        let off = self.abi.offset(f).expect("field present in this ABI");
         // SAFETY: in bounds of the struct per the caller's contract.
         unsafe { self.ptr.cast::<u8>().add(off).cast::<T>().add(index) }
     }
@@ -104,49 +104,49 @@ impl Cinfo {
     ///
     /// # Safety
     /// See [`Cinfo::at`].
-    pub unsafe fn int(self, f: F) -> c_int {
+    pub unsafe fn int(self, f: Field) -> c_int {
         // SAFETY: an aligned int field of a live object.
         unsafe { *self.at::<c_int>(f, 0) }
     }
 
     /// # Safety
     /// See [`Cinfo::at`].
-    pub unsafe fn uint(self, f: F) -> c_uint {
+    pub unsafe fn uint(self, f: Field) -> c_uint {
         // SAFETY: as above.
         unsafe { *self.at::<c_uint>(f, 0) }
     }
 
     /// # Safety
     /// See [`Cinfo::at`].
-    pub unsafe fn set_int(self, f: F, v: c_int) {
+    pub unsafe fn set_int(self, f: Field, v: c_int) {
         // SAFETY: as above.
         unsafe { *self.at::<c_int>(f, 0) = v }
     }
 
     /// # Safety
     /// See [`Cinfo::at`].
-    pub unsafe fn u8(self, f: F) -> u8 {
+    pub unsafe fn u8(self, f: Field) -> u8 {
         // SAFETY: as above.
         unsafe { *self.at::<u8>(f, 0) }
     }
 
     /// # Safety
     /// See [`Cinfo::at`].
-    pub unsafe fn u16(self, f: F) -> u16 {
+    pub unsafe fn u16(self, f: Field) -> u16 {
         // SAFETY: as above.
         unsafe { *self.at::<u16>(f, 0) }
     }
 
     /// # Safety
     /// See [`Cinfo::at`].
-    pub unsafe fn set_uint(self, f: F, v: c_uint) {
+    pub unsafe fn set_uint(self, f: Field, v: c_uint) {
         // SAFETY: as above.
         unsafe { *self.at::<c_uint>(f, 0) = v }
     }
 
     /// # Safety
     /// See [`Cinfo::at`].
-    pub unsafe fn set_ptr<T>(self, f: F, v: *mut T) {
+    pub unsafe fn set_ptr<T>(self, f: Field, v: *mut T) {
         // SAFETY: as above.
         unsafe { *self.at::<*mut T>(f, 0) = v }
     }
@@ -155,7 +155,7 @@ impl Cinfo {
     ///
     /// # Safety
     /// See [`Cinfo::at`]; `index` within the array.
-    pub unsafe fn ptr<T>(self, f: F, index: usize) -> *mut T {
+    pub unsafe fn ptr<T>(self, f: Field, index: usize) -> *mut T {
         // SAFETY: as above.
         unsafe { *self.at::<*mut T>(f, index) }
     }
@@ -166,18 +166,18 @@ impl Cinfo {
     /// The object is alive; `i` < the number of allocated components (libjpeg allocates 10).
     pub unsafe fn component(self, i: usize) -> *const ComponentHead {
         // SAFETY: per the contract.
-        let base = unsafe { self.ptr::<u8>(F::CompInfo, 0) };
+        let base = unsafe { self.ptr::<u8>(Field::CompInfo, 0) };
         if base.is_null() {
             return std::ptr::null();
         }
         // SAFETY: comp_info is an array of component_size-byte structs.
-        unsafe { base.add(i * self.layout.component_size).cast() }
+        unsafe { base.add(i * self.abi.component_size).cast() }
     }
 
     /// # Safety
     /// See [`Cinfo::at`].
     pub unsafe fn dest(self) -> *mut DestinationMgr {
         // SAFETY: as above.
-        unsafe { self.ptr(F::Dest, 0) }
+        unsafe { self.ptr(Field::Dest, 0) }
     }
 }

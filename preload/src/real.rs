@@ -8,27 +8,28 @@ use libc::{c_int, c_uint, c_void};
 use std::ffi::CStr;
 use std::sync::Mutex;
 
-pub type Cinfo = *mut c_void;
+/// A libjpeg object, as the real library takes it.
+pub type ObjectPtr = *mut c_void;
 
 /// The libjpeg functions the drop-in stands in front of.
 pub struct Real {
-    pub create_compress: unsafe extern "C" fn(Cinfo, c_int, usize),
-    pub start_compress: unsafe extern "C" fn(Cinfo, c_int),
-    pub write_scanlines: unsafe extern "C" fn(Cinfo, *const *const u8, c_uint) -> c_uint,
-    pub write_raw_data: unsafe extern "C" fn(Cinfo, *const *const *const u8, c_uint) -> c_uint,
-    pub write_marker: unsafe extern "C" fn(Cinfo, c_int, *const u8, c_uint),
-    pub write_m_header: unsafe extern "C" fn(Cinfo, c_int, c_uint),
-    pub write_m_byte: unsafe extern "C" fn(Cinfo, c_int),
-    pub finish_compress: unsafe extern "C" fn(Cinfo),
-    pub abort_compress: unsafe extern "C" fn(Cinfo),
-    pub destroy_compress: unsafe extern "C" fn(Cinfo),
-    pub abort: unsafe extern "C" fn(Cinfo),
-    pub destroy: unsafe extern "C" fn(Cinfo),
+    pub create_compress: unsafe extern "C" fn(ObjectPtr, c_int, usize),
+    pub start_compress: unsafe extern "C" fn(ObjectPtr, c_int),
+    pub write_scanlines: unsafe extern "C" fn(ObjectPtr, *const *const u8, c_uint) -> c_uint,
+    pub write_raw_data: unsafe extern "C" fn(ObjectPtr, *const *const *const u8, c_uint) -> c_uint,
+    pub write_marker: unsafe extern "C" fn(ObjectPtr, c_int, *const u8, c_uint),
+    pub write_m_header: unsafe extern "C" fn(ObjectPtr, c_int, c_uint),
+    pub write_m_byte: unsafe extern "C" fn(ObjectPtr, c_int),
+    pub finish_compress: unsafe extern "C" fn(ObjectPtr),
+    pub abort_compress: unsafe extern "C" fn(ObjectPtr),
+    pub destroy_compress: unsafe extern "C" fn(ObjectPtr),
+    pub abort: unsafe extern "C" fn(ObjectPtr),
+    pub destroy: unsafe extern "C" fn(ObjectPtr),
     /// For the fallback's own object.
-    pub set_defaults: unsafe extern "C" fn(Cinfo),
-    pub set_colorspace: unsafe extern "C" fn(Cinfo, c_int),
+    pub set_defaults: unsafe extern "C" fn(ObjectPtr),
+    pub set_colorspace: unsafe extern "C" fn(ObjectPtr, c_int),
     /// libjpeg-turbo 1.5.90 and later.
-    pub write_icc_profile: Option<unsafe extern "C" fn(Cinfo, *const u8, c_uint)>,
+    pub write_icc_profile: Option<unsafe extern "C" fn(ObjectPtr, *const u8, c_uint)>,
     /// Where they were found (for the log).
     pub origin: String,
 }

@@ -1,7 +1,7 @@
 //! What the program is told, through its own managers: libjpeg's errors (`error_exit`,
 //! which does not return) and warnings, with libjpeg's own messages, and progress.
 
-use crate::layout::F;
+use crate::abi::Field;
 use crate::libjpeg::{Cinfo, ErrorMgr, ProgressMgr};
 use libc::{c_int, c_long, c_uint};
 
@@ -40,7 +40,7 @@ pub unsafe fn message_code(err: *const ErrorMgr, text: &[u8]) -> c_int {
 pub unsafe fn raise(c: Cinfo, text: &[u8], parm: c_int) {
     // SAFETY: the object's error manager is live.
     unsafe {
-        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
+        let err: *mut ErrorMgr = c.ptr(Field::Err, 0);
         (*err).msg_code = message_code(err, text);
         (&mut (*err).msg_parm)[..4].copy_from_slice(&parm.to_ne_bytes());
         if let Some(exit) = (*err).error_exit {
@@ -56,7 +56,7 @@ pub unsafe fn raise(c: Cinfo, text: &[u8], parm: c_int) {
 pub unsafe fn warn(c: Cinfo, text: &[u8]) {
     // SAFETY: as above.
     unsafe {
-        let err: *mut ErrorMgr = c.ptr(F::Err, 0);
+        let err: *mut ErrorMgr = c.ptr(Field::Err, 0);
         (*err).msg_code = message_code(err, text);
         if let Some(emit) = (*err).emit_message {
             emit(c.ptr, -1);
@@ -69,7 +69,7 @@ pub unsafe fn warn(c: Cinfo, text: &[u8]) {
 pub unsafe fn progress(c: Cinfo, counter: c_uint, limit: c_uint) {
     // SAFETY: the progress manager is NULL or live.
     unsafe {
-        let p: *mut ProgressMgr = c.ptr(F::Progress, 0);
+        let p: *mut ProgressMgr = c.ptr(Field::Progress, 0);
         if let Some(p) = p.as_mut() {
             p.pass_counter = counter as c_long;
             p.pass_limit = limit as c_long;

@@ -1,8 +1,8 @@
 //! What the drop-in keeps per compress object, found by the object's address.
 
+use crate::abi::Abi;
 use crate::amljpeg::{self as aml, Handle};
 use crate::job::Job;
-use crate::layout::Layout;
 use crate::libjpeg::DestinationMgr;
 use crate::real::Real;
 use std::collections::HashMap;
@@ -33,7 +33,7 @@ pub struct Capture {
 }
 
 pub struct State {
-    pub layout: &'static Layout,
+    pub abi: &'static Abi,
     pub real: &'static Real,
     pub phase: Phase,
     pub job: Option<Box<Job>>,
@@ -98,9 +98,9 @@ fn close(state: &mut State) {
 }
 
 impl State {
-    pub fn new(layout: &'static Layout, real: &'static Real) -> State {
+    pub fn new(abi: &'static Abi, real: &'static Real) -> State {
         State {
-            layout,
+            abi,
             real,
             phase: Phase::Idle,
             job: None,

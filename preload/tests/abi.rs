@@ -1,7 +1,7 @@
 //! The drop-in's layout table against the C compiler's layout of libjpeg-turbo's own
 //! `jpeglib.h`, built for each ABI (c-tests/dropin/layout_dump.c).
 
-use amljpeg_preload::layout::{Layout, F};
+use amljpeg_preload::abi::{Abi, Field};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -43,10 +43,10 @@ fn every_field_is_where_the_c_compiler_puts_it() {
     for version in [62, 70, 80] {
         let c = c_layout(version);
         assert_eq!(c["version"], version as usize);
-        let layout = Layout::select(version as i32, c["size"])
+        let layout = Abi::select(version as i32, c["size"])
             .unwrap_or_else(|| panic!("no layout for v{version} with size {}", c["size"]));
         assert_eq!(layout.component_size, c["component_size"], "v{version}");
-        for f in F::ALL {
+        for f in Field::ALL {
             let name = format!("{f:?}");
             assert_eq!(layout.offset(f), c.get(&name).copied(), "v{version} {name}");
         }
