@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// What GET_OUTPUT_SIZE counts on E (spec §7.4, UNCERTAIN).
+/// What GET_OUTPUT_SIZE counts on E (docs/driver.md §6, uncertain).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputSize {
     /// The 592 header bytes plus the entropy data (how the vendor HAL and the Blog read it).

@@ -1,5 +1,5 @@
-//! The 592-byte JPEG header the E driver writes at bitstream offset 0 (spec §7.1), and the
-//! sampling an output format implies (§7.2).
+//! The 592-byte JPEG header the E driver writes at bitstream offset 0 (docs/driver.md §6), and the
+//! sampling an output format implies (§4).
 
 use crate::tables::{HuffmanSpec, AC_CHROMA, AC_LUMA, DC_CHROMA, DC_LUMA, ZIGZAG};
 

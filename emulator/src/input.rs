@@ -1,6 +1,6 @@
-//! How the encoder hardware reads the input area (spec §5.3): per input format, the stride and
-//! plane offsets the driver programs, and the conversion to Y/Cb/Cr planes at the MFDIN output
-//! sampling (4:2:0 or 4:2:2), with RGB→YCbCr (BT.601 full range) for the r2y formats.
+//!How the encoder hardware reads the input area (docs/driver.md §4): per input format, the stride
+//!and plane offsets the driver programs, and the conversion to Y/Cb/Cr planes at the MFDIN output
+//!sampling (4:2:0 or 4:2:2), with RGB→YCbCr (BT.601 full range) for the r2y formats.
 
 pub fn align(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
@@ -43,7 +43,7 @@ pub fn accepted(in_fmt: u32) -> bool {
     in_fmt <= fmt::RGBA8888 && in_fmt != fmt::RGB565
 }
 
-/// The bytes the hardware reads for a `width`×`height` frame (spec §5.3, last column).
+/// The bytes the hardware reads for a `width`×`height` frame (docs/driver.md §4).
 pub fn extent(in_fmt: u32, width: usize, height: usize) -> usize {
     let (pw, ph) = (align(width, 16), align(height, 16));
     match in_fmt {

@@ -1,4 +1,4 @@
-//! The E driver's buffer levels (spec §4) and how the reserved size selects one.
+//! The E driver's buffer levels (docs/driver.md §3) and how the reserved size selects one.
 
 /// A buffer level: limits and the layout of the reserved block (offsets from its start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -108,7 +108,7 @@ pub struct DeviceInfo {
 }
 
 /// E: the MFDIN size register holds the padded height in 12 bits (`(PW << 12) | PH`), so
-/// padded heights of 4096 and more corrupt the width (spec §5.3, §10).
+/// padded heights of 4096 and more corrupt the width (docs/driver.md §3).
 const E_MAX_HEIGHT: usize = 4080;
 
 impl DeviceInfo {

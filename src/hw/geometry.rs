@@ -1,5 +1,5 @@
 //! Laying a caller's frame into the driver's input area with the geometry the hardware reads
-//! (spec §5.3): 16-padded size, aligned strides, later planes at stride·PH, and padding
+//! (docs/driver.md §4): 16-padded size, aligned strides, later planes at stride·PH, and padding
 //! filled by edge replication so the partial edge MCUs see real pixels.
 
 use super::protocol::fmt;

@@ -2,7 +2,7 @@
 //! numbers, argument blocks and a safe call per request ([`e`]: Meson8b / Odroid C1; [`j`]:
 //! GXBB / Odroid C2 and later). This is the one module that holds the ioctl `unsafe`: every
 //! call passes the driver a buffer we own, at least as large as the driver reads or writes
-//! for that request (docs/driver.md, "Requests").
+//! for that request (docs/driver.md §2).
 //!
 //! Every request is `_IOW(magic, nr, 4)` whatever the real argument is; the drivers ignore the
 //! size and direction fields, so the numbers are built with `request_code_write!` and size 4,

@@ -24,7 +24,7 @@ use crate::tables;
 use std::ffi::c_void;
 
 impl Driver {
-    /// The J driver's ioctls (spec jpegenc-j-generation.md §2): copy_to/from_user throughout,
+    /// The J driver's ioctls (docs/driver.md §2): copy_to/from_user throughout,
     /// so a bad pointer fails (-1/EPERM) rather than oopsing.
     ///
     /// # Safety

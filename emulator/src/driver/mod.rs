@@ -51,7 +51,7 @@ pub mod stage {
     pub const DONE: u32 = 4;
 }
 
-/// Driver state that lives in module statics and survives open/close (spec §3.2). It is
+/// Driver state that lives in module statics and survives open/close (docs/driver.md §4). It is
 /// saved in a state file so it also survives from one process to the next, like the kernel's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Globals {
