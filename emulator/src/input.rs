@@ -1,6 +1,6 @@
-//!How the encoder hardware reads the input area (docs/driver.md §4): per input format, the stride
-//!and plane offsets the driver programs, and the conversion to Y/Cb/Cr planes at the MFDIN output
-//!sampling (4:2:0 or 4:2:2), with RGB→YCbCr (BT.601 full range) for the r2y formats.
+//! How the encoder hardware reads the input area (docs/driver.md §4): per input format, the stride
+//! and plane offsets the driver programs, and the conversion to Y/Cb/Cr planes at the MFDIN output
+//! sampling (4:2:0 or 4:2:2), with RGB→YCbCr (BT.601 full range) for the r2y formats.
 
 pub fn align(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a

@@ -1,6 +1,6 @@
-//!Making sense of what the driver leaves in the bitstream buffer (docs/driver.md §6): where the
-//!JPEG ends, whichever way GET_OUTPUT_SIZE counts and whether or not the microcode wrote EOI, and
-//!whether it is a well-formed baseline JPEG at all. Pure functions over bytes.
+//! Making sense of what the driver leaves in the bitstream buffer (docs/driver.md §6): where the
+//! JPEG ends, whichever way GET_OUTPUT_SIZE counts and whether or not the microcode wrote EOI, and
+//! whether it is a well-formed baseline JPEG at all. Pure functions over bytes.
 
 use super::protocol::{HEADER_LEN, SOF_OFFSET, SOS_OFFSET};
 use crate::error::{Error, Result};

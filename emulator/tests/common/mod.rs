@@ -254,8 +254,8 @@ fn align(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
 }
 
-///Lays out `img` in E input format `in_fmt` with the driver geometry of docs/driver.md §4, padding
-///by edge replication.
+/// Lays out `img` in E input format `in_fmt` with the driver geometry of docs/driver.md §4, padding
+/// by edge replication.
 pub fn layout(img: &Rgb, in_fmt: u32) -> Vec<u8> {
     let (w, h) = (img.width, img.height);
     let (pw, ph) = (align(w, 16), align(h, 16));
