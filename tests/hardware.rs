@@ -8,8 +8,12 @@ use common::emulator::{deadline_ms, emu_stat, generation, in_emulator, slowdown}
 use common::*;
 use std::time::Duration;
 
+/// A HARDWARE handle with a generous deadline: a loaded machine makes the emulated encoder
+/// slow, never wrong (tests that need a short one set it).
 fn hardware() -> Encoder {
-    Encoder::open(None, BackendChoice::Hardware).expect("hardware handle")
+    let mut enc = Encoder::open(None, BackendChoice::Hardware).expect("hardware handle");
+    enc.set_timeout(Some(deadline_ms(10_000)));
+    enc
 }
 
 /// What libjpeg-turbo (our software backend) achieves on the same input: the bar for the
@@ -793,7 +797,9 @@ fn the_8m_level_keeps_frames_that_could_overrun_the_block_off_the_device() {
     }
     // Its scan can take 40 MiB; noise at quality 100 does take about 8.
     let img = noise(2048, 2048);
+    // The model's encoder takes a while for this much noise on a loaded machine.
     let mut hw = hardware();
+    hw.set_timeout(Some(deadline_ms(20_000)));
     let err = encode(&mut hw, &img, PixelFormat::Rgb24, 100).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     // E: its 64 MiB window would run past the block, so the frame never reaches the device.
@@ -807,6 +813,7 @@ fn the_8m_level_keeps_frames_that_could_overrun_the_block_off_the_device() {
     assert_eq!(emu_stat("new_cmds"), sent);
     // AUTO delivers it whole, in software.
     let mut auto = Encoder::open(None, BackendChoice::Auto).unwrap();
+    auto.set_timeout(Some(deadline_ms(20_000)));
     let jpeg = encode(&mut auto, &img, PixelFormat::Rgb24, 100).unwrap();
     assert_eq!(auto.last_backend(), Some(Backend::Software));
     assert!(jpeg.len() > 6 << 20, "{}", jpeg.len());
