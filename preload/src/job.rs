@@ -67,123 +67,139 @@ unsafe fn quant(t: *const QuantTbl) -> Option<[u16; 64]> {
         .then_some(t.quantval)
 }
 
+/// Why the program's coding settings are not the hardware's (None: they are).
+///
+/// # Safety
+/// `c` is a live compress object in the start state.
+unsafe fn coding_refusal(c: Cinfo, write_all_tables: bool) -> Option<&'static str> {
+    // SAFETY: every field read below exists in the object's ABI (7+ fields guarded).
+    unsafe {
+        let refusal = if !write_all_tables {
+            "abbreviated datastream (write_all_tables FALSE)"
+        } else if c.dest().is_null() {
+            "no destination manager"
+        } else if c.int(Field::DataPrecision) != 8 {
+            "not 8-bit"
+        } else if c.abi.offset(Field::ScaleNum).is_some()
+            && c.uint(Field::ScaleNum) != c.uint(Field::ScaleDenom)
+        {
+            "scaling requested"
+        } else if c.int(Field::NumComponents) != 3 || c.int(Field::JpegColorSpace) != cs::YCBCR {
+            "the JPEG is not YCbCr"
+        } else if c.int(Field::NumScans) != 0 || !c.ptr::<u8>(Field::ScanInfo, 0).is_null() {
+            "progressive or multi-scan"
+        } else if c.int(Field::ArithCode) != 0 {
+            "arithmetic coding"
+        } else if c.int(Field::OptimizeCoding) != 0 {
+            "optimised Huffman tables"
+        } else if c.uint(Field::RestartInterval) != 0 || c.int(Field::RestartInRows) != 0 {
+            "restart markers"
+        } else if c.int(Field::SmoothingFactor) != 0 || c.int(Field::Ccir601Sampling) != 0 {
+            "smoothing or CCIR601 sampling"
+        } else if c.int(Field::Ss) != 0 {
+            "lossless (jpeg_enable_lossless)"
+        } else {
+            return None;
+        };
+        Some(refusal)
+    }
+}
+
+/// The components as the hardware codes them: 4:2:0 or 4:2:2 (true), tables 0, 1, 1, and
+/// their ids.
+///
+/// # Safety
+/// `c` is a live compress object with three components.
+unsafe fn components(c: Cinfo) -> Result<(bool, [u8; 3]), &'static str> {
+    // SAFETY: comp_info checked non-NULL; libjpeg allocates at least three entries.
+    unsafe {
+        if c.component(0).is_null() {
+            return Err("no component info");
+        }
+        let comps: Vec<_> = (0..3).map(|i| &*c.component(i)).collect();
+        let samp: Vec<_> = comps
+            .iter()
+            .map(|k| (k.h_samp_factor, k.v_samp_factor))
+            .collect();
+        let s422 = match samp[..] {
+            [(2, 2), (1, 1), (1, 1)] => false,
+            [(2, 1), (1, 1), (1, 1)] => true,
+            _ => return Err("sampling is not 4:2:0 or 4:2:2"),
+        };
+        let tables: Vec<_> = comps
+            .iter()
+            .map(|k| (k.quant_tbl_no, k.dc_tbl_no, k.ac_tbl_no))
+            .collect();
+        if tables != [(0, 0, 0), (1, 1, 1), (1, 1, 1)] {
+            return Err("components do not use tables 0, 1, 1");
+        }
+        let mut ids = [0u8; 3];
+        for (id, k) in ids.iter_mut().zip(&comps) {
+            *id = u8::try_from(k.component_id).map_err(|_| "component ids beyond 255")?;
+        }
+        Ok((s422, ids))
+    }
+}
+
+/// How the program's samples arrive, from its input colour space.
+///
+/// # Safety
+/// `c` is a live compress object.
+unsafe fn input_of(c: Cinfo) -> Result<Input, String> {
+    // SAFETY: plain fields of a live object.
+    let (raw, space, components) = unsafe {
+        (
+            c.int(Field::RawDataIn) != 0,
+            c.int(Field::InColorSpace),
+            c.int(Field::InputComponents),
+        )
+    };
+    if raw {
+        return Ok(Input::Raw);
+    }
+    let packed = |format, bytes| Ok(Input::Packed { format, bytes });
+    match (space, components) {
+        (cs::RGB | cs::EXT_RGB, 3) => packed(aml::FORMAT_RGB24, 3),
+        (cs::EXT_BGR, 3) => packed(aml::FORMAT_BGR24, 3),
+        (cs::EXT_RGBX | cs::EXT_RGBA, 4) => packed(aml::FORMAT_RGBA32, 4),
+        (cs::EXT_BGRX | cs::EXT_BGRA, 4) => packed(aml::FORMAT_BGRA32, 4),
+        (cs::EXT_XBGR | cs::EXT_ABGR, 4) => Ok(Input::Repack { r: 3, g: 2, b: 1 }),
+        (cs::EXT_XRGB | cs::EXT_ARGB, 4) => Ok(Input::Repack { r: 1, g: 2, b: 3 }),
+        (cs::YCBCR, 3) => Ok(Input::YCbCr),
+        (space, n) => Err(format!("input colour space {space} with {n} components")),
+    }
+}
+
 impl Job {
     /// A job for the hardware if the program's settings allow one; Err says why not.
     ///
     /// # Safety
     /// `c` is a live compress object in the start state.
     pub unsafe fn plan(c: Cinfo, write_all_tables: bool) -> Result<Job, String> {
-        // SAFETY: every field read below exists in the object's ABI (7+ fields guarded).
+        // SAFETY: every field read below exists in the object's ABI; tables and components
+        // are checked non-NULL before use.
         unsafe {
-            let refuse = |why: &str| Err(why.to_string());
-            if !write_all_tables {
-                return refuse("abbreviated datastream (write_all_tables FALSE)");
-            }
-            if c.dest().is_null() {
-                return refuse("no destination manager");
-            }
-            if c.int(Field::DataPrecision) != 8 {
-                return refuse("not 8-bit");
-            }
-            if c.abi.offset(Field::ScaleNum).is_some()
-                && c.uint(Field::ScaleNum) != c.uint(Field::ScaleDenom)
-            {
-                return refuse("scaling requested");
-            }
-            if c.int(Field::NumComponents) != 3 || c.int(Field::JpegColorSpace) != cs::YCBCR {
-                return refuse("the JPEG is not YCbCr");
-            }
-            if c.int(Field::NumScans) != 0 || !c.ptr::<u8>(Field::ScanInfo, 0).is_null() {
-                return refuse("progressive or multi-scan");
-            }
-            if c.int(Field::ArithCode) != 0 {
-                return refuse("arithmetic coding");
-            }
-            if c.int(Field::OptimizeCoding) != 0 {
-                return refuse("optimised Huffman tables");
-            }
-            if c.uint(Field::RestartInterval) != 0 || c.int(Field::RestartInRows) != 0 {
-                return refuse("restart markers");
-            }
-            if c.int(Field::SmoothingFactor) != 0 || c.int(Field::Ccir601Sampling) != 0 {
-                return refuse("smoothing or CCIR601 sampling");
-            }
-            if c.int(Field::Ss) != 0 {
-                return refuse("lossless (jpeg_enable_lossless)");
+            if let Some(why) = coding_refusal(c, write_all_tables) {
+                return Err(why.into());
             }
             let (w, h) = (c.uint(Field::ImageWidth), c.uint(Field::ImageHeight));
             if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
-                return refuse("size outside 16..8192");
+                return Err("size outside 16..8192".into());
             }
-            if c.component(0).is_null() {
-                return refuse("no component info");
-            }
-            let comps: Vec<_> = (0..3).map(|i| &*c.component(i)).collect();
-            let samp: Vec<_> = comps
-                .iter()
-                .map(|k| (k.h_samp_factor, k.v_samp_factor))
-                .collect();
-            let s422 = match samp[..] {
-                [(2, 2), (1, 1), (1, 1)] => false,
-                [(2, 1), (1, 1), (1, 1)] => true,
-                _ => return refuse("sampling is not 4:2:0 or 4:2:2"),
-            };
-            let tables: Vec<_> = comps
-                .iter()
-                .map(|k| (k.quant_tbl_no, k.dc_tbl_no, k.ac_tbl_no))
-                .collect();
-            if tables != [(0, 0, 0), (1, 1, 1), (1, 1, 1)] {
-                return refuse("components do not use tables 0, 1, 1");
-            }
+            let (s422, component_ids) = components(c)?;
             let (Some(luma), Some(chroma)) = (
                 quant(c.ptr(Field::QuantTblPtrs, 0)),
                 quant(c.ptr(Field::QuantTblPtrs, 1)),
             ) else {
-                return refuse("quantisation tables missing or not baseline");
+                return Err("quantisation tables missing or not baseline".into());
             };
             if (0..2).any(|i| {
                 c.ptr::<HuffTbl>(Field::DcHuffTblPtrs, i).is_null()
                     || c.ptr::<HuffTbl>(Field::AcHuffTblPtrs, i).is_null()
             }) {
-                return refuse("Huffman tables missing");
+                return Err("Huffman tables missing".into());
             }
-            let Ok(component_ids) = comps
-                .iter()
-                .map(|k| u8::try_from(k.component_id))
-                .collect::<Result<Vec<u8>, _>>()
-            else {
-                return refuse("component ids beyond 255");
-            };
-            let raw = c.int(Field::RawDataIn) != 0;
-            let components = c.int(Field::InputComponents);
-            let input = if raw {
-                Input::Raw
-            } else {
-                match (c.int(Field::InColorSpace), components) {
-                    (cs::RGB | cs::EXT_RGB, 3) => Input::Packed {
-                        format: aml::FORMAT_RGB24,
-                        bytes: 3,
-                    },
-                    (cs::EXT_BGR, 3) => Input::Packed {
-                        format: aml::FORMAT_BGR24,
-                        bytes: 3,
-                    },
-                    (cs::EXT_RGBX | cs::EXT_RGBA, 4) => Input::Packed {
-                        format: aml::FORMAT_RGBA32,
-                        bytes: 4,
-                    },
-                    (cs::EXT_BGRX | cs::EXT_BGRA, 4) => Input::Packed {
-                        format: aml::FORMAT_BGRA32,
-                        bytes: 4,
-                    },
-                    (cs::EXT_XBGR | cs::EXT_ABGR, 4) => Input::Repack { r: 3, g: 2, b: 1 },
-                    (cs::EXT_XRGB | cs::EXT_ARGB, 4) => Input::Repack { r: 1, g: 2, b: 3 },
-                    (cs::YCBCR, 3) => Input::YCbCr,
-                    (space, n) => {
-                        return Err(format!("input colour space {space} with {n} components"))
-                    }
-                }
-            };
+            let input = input_of(c)?;
             let jfif = (c.int(Field::WriteJfifHeader) != 0).then(|| Jfif {
                 major: c.u8(Field::JfifMajorVersion),
                 minor: c.u8(Field::JfifMinorVersion),
@@ -203,21 +219,21 @@ impl Job {
                 received: 0,
                 luma,
                 chroma,
-                component_ids: [component_ids[0], component_ids[1], component_ids[2]],
+                component_ids,
                 jfif,
                 adobe: c.int(Field::WriteAdobeMarker) != 0,
             };
-            let bytes = if raw {
+            let bytes = if input == Input::Raw {
                 job.planes = job.raw_planes().ok_or("out of memory for the frame")?;
                 0
             } else {
-                job.row_bytes = width * components as usize;
+                job.row_bytes = width * c.int(Field::InputComponents) as usize;
                 job.row_bytes
                     .checked_mul(height)
                     .ok_or("the frame's size overflows")?
             };
             if job.rows.try_reserve_exact(bytes).is_err() {
-                return refuse("out of memory for the frame");
+                return Err("out of memory for the frame".into());
             }
             job.rows.resize(bytes, 0);
             Ok(job)

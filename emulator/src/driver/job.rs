@@ -136,27 +136,21 @@ impl Driver {
         true
     }
 
-    /// The encoder hardware: read the input, encode, take the modelled time, then complete.
-    pub(super) fn run_job(&self, job: Job, process: &mut Option<HwProcess>) {
-        let cpu0 = stats::thread_cpu_ns();
+    /// What the hardware is told for `job`: where the VLC writes and how far it may go (the
+    /// window the driver programs: 64 MiB on E's 8M/13M/HD levels, past the block).
+    fn hw_job(&self, job: &Job) -> HwJob {
         let cfg = &self.inner.config;
         let level = self.inner.level.expect("jobs imply a level");
-        if cfg.stages_visible
-            && cfg.generation == Generation::E
-            && !self.interrupt(job.generation, stage::START)
-        {
-            return;
-        }
-        let (w, h) = (job.width as usize, job.height as usize);
-        let (pw, ph) = (input::align(w, 16), input::align(h, 16));
-        let Ok(memories) = self.memories() else {
-            return;
-        };
-        // The VLC's window is what the driver programs (64 MiB on E's 8M/13M/HD levels, past
-        // the block); the real buffer ends with the block.
         let window = level.bitstream_size as usize;
-        let block_end = cfg.reserve as usize;
-        let hw_job = HwJob {
+        let (vlc_start, room) = match cfg.generation {
+            // E: the VLC writes after the header in the bitstream buffer; J: from its start.
+            Generation::E => (
+                level.bitstream_start as usize + HEADER_LEN,
+                window - HEADER_LEN,
+            ),
+            Generation::J => (level.bitstream_start as usize, window),
+        };
+        HwJob {
             generation: job.generation,
             width: job.width,
             height: job.height,
@@ -167,18 +161,25 @@ impl Driver {
             strict_cache: cfg.strict_cache as u32,
             corrupt: job.corrupt as u32,
             eoi: job.eoi as u32,
-            // E: the VLC writes after the header in the bitstream buffer; J: from its start.
-            vlc_start: match cfg.generation {
-                Generation::E => level.bitstream_start as usize + HEADER_LEN,
-                Generation::J => level.bitstream_start as usize,
-            } as u64,
-            room: match cfg.generation {
-                Generation::E => window - HEADER_LEN,
-                Generation::J => window,
-            } as u64,
+            vlc_start: vlc_start as u64,
+            room: room as u64,
             luma: job.luma,
             chroma: job.chroma,
+        }
+    }
+
+    /// The encoder hardware: read the input, encode, take the modelled time, then complete.
+    pub(super) fn run_job(&self, job: Job, process: &mut Option<HwProcess>) {
+        let cpu0 = stats::thread_cpu_ns();
+        let cfg = &self.inner.config;
+        let staged = cfg.stages_visible && cfg.generation == Generation::E;
+        if staged && !self.interrupt(job.generation, stage::START) {
+            return;
+        }
+        let Ok(memories) = self.memories() else {
+            return;
         };
+        let hw_job = self.hw_job(&job);
         let result = match process.as_mut().map(|p| p.run(&hw_job)) {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
@@ -188,19 +189,17 @@ impl Driver {
             }
             None => hardware::run(&hw_job, &memories.live, &memories.phys),
         };
-
-        let (payload_len, stale) = (result.payload_len as usize, result.stale != 0);
-        let written_end = hw_job.vlc_start as usize + payload_len.min(hw_job.room as usize);
-        if cfg.stages_visible
-            && cfg.generation == Generation::E
-            && !self.interrupt(job.generation, stage::MCU)
-        {
+        if staged && !self.interrupt(job.generation, stage::MCU) {
             return;
         }
         if job.hang {
             self.log(|| "job hangs (fault)".into());
             return;
         }
+        let (pw, ph) = (
+            input::align(job.width as usize, 16),
+            input::align(job.height as usize, 16),
+        );
         let modelled = cfg.job_time(pw * ph).mul_f64(job.slow);
         let done_at = job.started + modelled;
         let now = Instant::now();
@@ -208,13 +207,31 @@ impl Driver {
         if done_at > now {
             std::thread::sleep(done_at - now);
         }
+        self.complete(&job, &hw_job, result, late, &memories.phys, cpu0);
+    }
+
+    /// The completion: the CPU's dirty lines written back, a write past the block counted,
+    /// the size register and stage set, the ready count raised (unless the IRQ is lost).
+    fn complete(
+        &self,
+        job: &Job,
+        hw_job: &HwJob,
+        result: hardware::HwResult,
+        late: bool,
+        phys: &crate::memory::Memory,
+        cpu0: u64,
+    ) {
+        let cfg = &self.inner.config;
+        let payload_len = result.payload_len as usize;
+        let written_end = hw_job.vlc_start as usize + payload_len.min(hw_job.room as usize);
+        let block_end = cfg.reserve as usize;
         let mut st = self.inner.state.lock();
         if st.generation != job.generation || st.open.is_none() {
             return;
         }
         // The CPU's dirty lines where the hardware just wrote reach memory after it, over it.
         for (at, bytes) in self.take_dirty(&mut st, written_end) {
-            memories.phys.write(at, &bytes);
+            phys.write(at, &bytes);
         }
         st.stats.late_completions += late as u64;
         st.stats.job_time_us += job.started.elapsed().as_micros() as u64;
@@ -223,24 +240,23 @@ impl Driver {
                 &mut st,
                 format!(
                     "the hardware wrote {} bytes past the reserved block (an output of {payload_len} \
-                     bytes in a {window}-byte window): foreign memory on a board",
-                    written_end - block_end
+                     bytes in a {}-byte window): foreign memory on a board",
+                    written_end - block_end,
+                    hw_job.room
                 ),
             );
         }
-        let mut produced = payload_len as u32;
-        if job.overflow {
-            produced = hw_job.room as u32 + 4096;
-        }
+        let produced = if job.overflow {
+            hw_job.room as u32 + 4096
+        } else {
+            payload_len as u32
+        };
         st.vlc_total_bytes = match (cfg.generation, cfg.output_size) {
             (Generation::E, OutputSize::Total) => produced + HEADER_LEN as u32,
             _ => produced,
         };
-
         st.globals.status = stage::DONE;
-        if stale {
-            st.stats.stale_input_jobs += 1;
-        }
+        st.stats.stale_input_jobs += (result.stale != 0) as u64;
         st.stats.completions += 1;
         if !job.lost_irq {
             if let Some(open) = &st.open {
