@@ -39,8 +39,10 @@ struct HandleState {
 }
 
 /// Handles are shared between threads by C callers: the compiler must agree they can be.
-const fn assert_send_sync<T: Send + Sync>() {}
-const _: () = assert_send_sync::<aml_jpeg>();
+const _: fn() = || {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<aml_jpeg>();
+};
 
 thread_local! {
     /// The detail message of the last failure that had no handle to keep it (a failed open).
