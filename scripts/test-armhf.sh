@@ -52,7 +52,7 @@ export JPEGENC_EMU_HW=thread
 # library's default device timeout to match.
 export AMLJPEG_TEST_SLOWDOWN=20 AML_JPEG_TIMEOUT_MS=30000
 log=$(mktemp)
-"$cargo" test --workspace --target $target 2>&1 | tee "$log"
+"$cargo" test --release --workspace --target $target 2>&1 | tee "$log"
 passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')
 
 # The C contract, compiled for armhf, against the armhf library: on the software backend and

@@ -16,12 +16,13 @@ stage() {
     echo "== $name: $((SECONDS - start)) s"
 }
 stage "setup" scripts/setup.sh
+# Everything in the release profile, so each crate (and the bundled libjpeg-turbo's CMake
+# build) is compiled once: lints, the libraries the tests preload, then every test target.
 stage "fmt" cargo fmt --all -- --check
-stage "clippy" cargo clippy --workspace --all-targets -- -D warnings
-stage "build (release)" cargo build --release --workspace
-stage "Rust tests" cargo test --workspace
-# The criterion benchmarks, each run once (criterion's test mode): they build and work.
-stage "criterion benches (once)" cargo bench --bench encode -- --test
+stage "clippy" cargo clippy --release --workspace --all-targets -- -D warnings
+stage "build" cargo build --release --workspace
+# --all-targets runs the criterion benchmarks once each too (criterion's test mode).
+stage "Rust tests and benches (once)" cargo test --release --workspace --all-targets
 stage "C tests, valgrind, install" scripts/test-c.sh
 stage "Python tests" python3 -m pytest -q python/tests
 stage "fuzzing" scripts/fuzz.sh

@@ -767,23 +767,6 @@ fn one_thread_two_handles_never_hang_on_the_lease() {
     assert_eq!(b.last_backend(), Some(Backend::Hardware));
 }
 
-fn noise(width: usize, height: usize) -> Rgb {
-    let mut x = 0x2545_F491u32;
-    let pixels = (0..width * height * 3)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
-    Rgb {
-        width,
-        height,
-        pixels,
-    }
-}
-
 #[test]
 fn the_8m_level_keeps_frames_that_could_overrun_the_block_off_the_device() {
     if !in_emulator(

@@ -139,19 +139,7 @@ fn the_8m_window_runs_into_the_guard_region_past_the_block() {
     });
     assert_eq!(s.info[4], 0x4000000);
     s.setup(1600, 1600, 100, 1);
-    let mut x = 1u32;
-    let noise = Rgb {
-        width: 1600,
-        height: 1600,
-        pixels: (0..1600 * 1600 * 3)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect(),
-    };
+    let noise = amljpeg_testkit::noise(1600, 1600);
     let size = run_e(&s, &noise);
     assert!(size > 0x400000, "{size}");
     let stats = s.driver.stats();

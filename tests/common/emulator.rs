@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// libjpegenc_emu.so: `$JPEGENC_EMU_LIB`, or built here in release mode.
@@ -29,14 +28,7 @@ pub fn emulator_lib() -> PathBuf {
 
 /// A fresh state directory: this test's own device (lock, persisted globals, stats).
 pub fn state_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "amljpeg-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    amljpeg_testkit::scratch_dir("amljpeg-test")
 }
 
 /// A command for a program built for the target: prefixed with `$AMLJPEG_TEST_RUNNER` (e.g.

@@ -1,51 +1,11 @@
 //! Helpers shared by the integration tests: test images, format conversion, JPEG inspection.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod emulator;
 
 use amljpeg::PixelFormat;
-use std::path::PathBuf;
 
-/// `../shared/testdata` beside the checkout, or `$AMLJPEG_TESTDATA`.
-pub fn testdata(name: &str) -> PathBuf {
-    let dir = std::env::var_os("AMLJPEG_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"));
-    dir.join(name)
-}
-
-/// An RGB image, tightly packed.
-#[derive(Clone)]
-pub struct Rgb {
-    pub width: usize,
-    pub height: usize,
-    pub pixels: Vec<u8>,
-}
-
-pub fn load_rgb(name: &str) -> Rgb {
-    let file = std::fs::File::open(testdata(name)).expect("test image");
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let n = info.width as usize * info.height as usize;
-    let pixels = match info.color_type {
-        png::ColorType::Rgb => buf[..n * 3].to_vec(),
-        png::ColorType::Rgba => buf[..n * 4]
-            .chunks(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        png::ColorType::Grayscale => buf[..n].iter().flat_map(|&g| [g, g, g]).collect(),
-        png::ColorType::GrayscaleAlpha => buf[..n * 2].chunks(2).flat_map(|p| [p[0]; 3]).collect(),
-        png::ColorType::Indexed => unreachable!(),
-    };
-    Rgb {
-        width: info.width as usize,
-        height: info.height as usize,
-        pixels,
-    }
-}
+pub use amljpeg_testkit::{load_rgb, noise, psnr, testdata, Rgb};
 
 /// A smooth synthetic image with some detail.
 pub fn synthetic(width: usize, height: usize) -> Rgb {
@@ -161,29 +121,9 @@ pub fn convert(img: &Rgb, format: PixelFormat) -> Vec<u8> {
     }
 }
 
-/// Decodes a JPEG to RGB with libjpeg-turbo.
+/// Decodes a JPEG to RGB with libjpeg-turbo (it must decode).
 pub fn decode_rgb(jpeg: &[u8]) -> Rgb {
-    let image = turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).expect("JPEG decodes");
-    Rgb {
-        width: image.width,
-        height: image.height,
-        pixels: image.pixels,
-    }
-}
-
-pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let se: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum();
-    let mse = se / a.len() as f64;
-    if mse == 0.0 {
-        99.0
-    } else {
-        10.0 * (255.0 * 255.0 / mse).log10()
-    }
+    amljpeg_testkit::decode_rgb(jpeg).expect("JPEG decodes")
 }
 
 /// Reference: libjpeg-turbo's own JPEG of the RGB image.

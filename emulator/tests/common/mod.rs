@@ -1,26 +1,18 @@
 //! Helpers for the emulator tests: an in-process client of the model, input layouts with the
 //! driver's geometry, test images and decoding.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use jpegenc_emu::driver::{e, Errno};
 use jpegenc_emu::{Config, Driver};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub const LOCAL_BUFF: u32 = 0;
 
 /// A fresh directory for one test's lock and state files, so tests do not share a device.
 pub fn state_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "jpegenc-emu-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    amljpeg_testkit::scratch_dir("jpegenc-emu-test")
 }
 
 pub fn config() -> Config {
@@ -181,42 +173,11 @@ impl Drop for Session {
     }
 }
 
-pub struct Rgb {
-    pub width: usize,
-    pub height: usize,
-    pub pixels: Vec<u8>,
-}
-
-pub fn testdata(name: &str) -> PathBuf {
-    std::env::var_os("AMLJPEG_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"))
-        .join(name)
-}
+pub use amljpeg_testkit::{testdata, Rgb};
 
 /// A test photograph as RGB.
 pub fn photo(name: &str) -> Rgb {
-    let file = std::fs::File::open(testdata(name)).expect("test image");
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let n = info.width as usize * info.height as usize;
-    let pixels = match info.color_type {
-        png::ColorType::Rgb => buf[..n * 3].to_vec(),
-        png::ColorType::Rgba => buf[..n * 4]
-            .chunks(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        png::ColorType::Grayscale => buf[..n].iter().flat_map(|&g| [g, g, g]).collect(),
-        _ => buf[..n * 2].chunks(2).flat_map(|p| [p[0]; 3]).collect(),
-    };
-    Rgb {
-        width: info.width as usize,
-        height: info.height as usize,
-        pixels,
-    }
+    amljpeg_testkit::load_rgb(name)
 }
 
 /// A smooth synthetic frame with texture.
@@ -361,29 +322,12 @@ pub fn layout(img: &Rgb, in_fmt: u32) -> Vec<u8> {
 }
 
 pub fn decode(jpeg: &[u8]) -> Result<Rgb, String> {
-    let img =
-        turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
-    Ok(Rgb {
-        width: img.width,
-        height: img.height,
-        pixels: img.pixels,
-    })
+    amljpeg_testkit::decode_rgb(jpeg)
 }
 
 pub fn psnr(a: &Rgb, b: &Rgb) -> f64 {
     assert_eq!((a.width, a.height), (b.width, b.height));
-    let se: f64 = a
-        .pixels
-        .iter()
-        .zip(&b.pixels)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum();
-    let mse = se / a.pixels.len() as f64;
-    if mse == 0.0 {
-        99.0
-    } else {
-        10.0 * (255.0 * 255.0 / mse).log10()
-    }
+    amljpeg_testkit::psnr(&a.pixels, &b.pixels)
 }
 
 /// libjpeg's table at `quality` (jpeg_set_quality with force_baseline), natural order.

@@ -1,0 +1,104 @@
+//! What the tests of every crate share: the test photographs, synthetic frames, decoding with
+//! libjpeg-turbo, PSNR, and scratch directories. Dev-only.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// An RGB image, tightly packed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rgb {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// `../shared/testdata` beside the checkout, or `$AMLJPEG_TESTDATA`.
+pub fn testdata(name: &str) -> PathBuf {
+    std::env::var_os("AMLJPEG_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"))
+        .join(name)
+}
+
+/// A test photograph (PNG) as RGB.
+pub fn load_rgb(name: &str) -> Rgb {
+    let file = std::fs::File::open(testdata(name)).expect("test image");
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let n = info.width as usize * info.height as usize;
+    let pixels = match info.color_type {
+        png::ColorType::Rgb => buf[..n * 3].to_vec(),
+        png::ColorType::Rgba => buf[..n * 4]
+            .chunks(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        png::ColorType::Grayscale => buf[..n].iter().flat_map(|&g| [g, g, g]).collect(),
+        png::ColorType::GrayscaleAlpha => buf[..n * 2].chunks(2).flat_map(|p| [p[0]; 3]).collect(),
+        png::ColorType::Indexed => unreachable!("normalize_to_color8 expands palettes"),
+    };
+    Rgb {
+        width: info.width as usize,
+        height: info.height as usize,
+        pixels,
+    }
+}
+
+/// Noise: the worst input for a JPEG's size (xorshift, the same every run).
+pub fn noise(width: usize, height: usize) -> Rgb {
+    let mut x = 0x2545_F491u32;
+    let pixels = (0..width * height * 3)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    Rgb {
+        width,
+        height,
+        pixels,
+    }
+}
+
+/// Decodes a JPEG to RGB with libjpeg-turbo.
+pub fn decode_rgb(jpeg: &[u8]) -> Result<Rgb, String> {
+    let image =
+        turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
+    Ok(Rgb {
+        width: image.width,
+        height: image.height,
+        pixels: image.pixels,
+    })
+}
+
+/// Peak signal-to-noise ratio of two equally long sample buffers, in dB (99 when equal).
+pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let se: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum();
+    let mse = se / a.len() as f64;
+    if mse == 0.0 {
+        99.0
+    } else {
+        10.0 * (255.0 * 255.0 / mse).log10()
+    }
+}
+
+/// A fresh scratch directory (`<prefix>-<pid>-<n>` in the temporary directory).
+pub fn scratch_dir(prefix: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
