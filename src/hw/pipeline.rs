@@ -3,6 +3,7 @@
 //! handed out before the next NEW_CMD, which overwrites the bitstream buffer.
 
 use super::geometry::{write_frame, Geometry};
+use super::session::Job;
 use super::Lease;
 use crate::error::{ErrorKind, Result};
 use crate::format::{Frame, Subsampling};
@@ -71,7 +72,12 @@ pub fn encode(
         let Ok(session) = lease.session(None) else {
             return Err(i);
         };
-        match session.start(&geometry, slot * stride, quant, subsampling) {
+        let job = Job {
+            geometry: &geometry,
+            quant,
+            subsampling,
+        };
+        match session.start(job, slot * stride) {
             Ok(()) => running = Some((i, geometry, until)),
             Err(e) => {
                 lease.failed();
@@ -95,9 +101,14 @@ fn finish(
     until: Instant,
     done: &mut impl FnMut(usize, Result<&[u8]>),
 ) -> bool {
+    let job = Job {
+        geometry,
+        quant,
+        subsampling,
+    };
     let finished = lease
         .session(None)
-        .and_then(|s| s.finish(geometry, quant, subsampling, until.max(Instant::now())));
+        .and_then(|s| s.finish(job, until.max(Instant::now())));
     match finished {
         Ok(()) => {
             lease.succeeded();

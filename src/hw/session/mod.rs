@@ -255,7 +255,14 @@ impl Session {
             .take()
             .ok_or_else(|| Error::invalid("no input buffer was taken"))?;
         pad_in_place(format, &geometry, self.input_area());
-        self.run(&geometry, quant, subsampling, deadline)
+        self.run(
+            Job {
+                geometry: &geometry,
+                quant,
+                subsampling,
+            },
+            deadline,
+        )
     }
 
     /// Lays out `frame` and encodes it.
@@ -273,7 +280,14 @@ impl Session {
         let geometry = self.input_geometry(frame.format(), frame.width(), frame.height())?;
         self.lent = None;
         write_frame(frame, &geometry, self.input_area());
-        self.run(&geometry, quant, subsampling, deadline)
+        self.run(
+            Job {
+                geometry: &geometry,
+                quant,
+                subsampling,
+            },
+            deadline,
+        )
     }
 
     /// Whether the driver can quantise this way: custom tables need E's external table.
@@ -286,19 +300,8 @@ impl Session {
         }
     }
 
-    /// Encodes what is in the input area, laid out as `geometry`.
-    pub fn run(
-        &mut self,
-        geometry: &Geometry,
-        quant: &Quantisation,
-        subsampling: Subsampling,
-        deadline: Instant,
-    ) -> Result<()> {
-        let job = Job {
-            geometry,
-            quant,
-            subsampling,
-        };
+    /// Encodes what is in the input area, laid out as the job's geometry.
+    pub fn run(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
         self.output = Output::None;
         self.admit(job)?;
         match self.info.generation {
@@ -338,42 +341,20 @@ impl Session {
     /// Pipelining (E only): starts the frame laid out at `offset` in the input area and
     /// returns at once; [`Session::finish`] waits for it. Until then the CPU may write the
     /// other slot, but must not touch this one or the bitstream buffer.
-    pub fn start(
-        &mut self,
-        geometry: &Geometry,
-        offset: usize,
-        quant: &Quantisation,
-        subsampling: Subsampling,
-    ) -> Result<()> {
+    pub fn start(&mut self, job: Job<'_>, offset: usize) -> Result<()> {
         self.output = Output::None;
         if self.info.generation != Generation::E {
             return Err(Error::unsupported(
                 "only the E driver takes an input offset",
             ));
         }
-        let job = Job {
-            geometry,
-            quant,
-            subsampling,
-        };
         self.admit(job)?;
         self.lent = None;
         self.start_e(job, offset)
     }
 
     /// Waits for the frame [`Session::start`] started and checks its JPEG.
-    pub fn finish(
-        &mut self,
-        geometry: &Geometry,
-        quant: &Quantisation,
-        subsampling: Subsampling,
-        deadline: Instant,
-    ) -> Result<()> {
-        let job = Job {
-            geometry,
-            quant,
-            subsampling,
-        };
+    pub fn finish(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
         self.finish_e(job, deadline)?;
         self.check_output(job)
     }
