@@ -164,6 +164,7 @@ fn pipelining(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), String> 
         let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
         let batch = vec![frame; frames.max(4)];
         let mut enc = Encoder::open(None, BackendChoice::Hardware).map_err(|e| e.to_string())?;
+        enc.set_timeout(Some(std::time::Duration::from_secs(30)));
         let (single, _) = time(batch.len(), || {
             enc.encode(&frame, 90).expect("hardware encode");
             enc.release();
