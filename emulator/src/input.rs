@@ -175,83 +175,96 @@ pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) 
     ) {
         return read_444(src, in_fmt, width, pw, ph, to_420);
     }
-    let full = pw * ph;
+    let (y, cb, cr, src_ch) = if in_fmt == fmt::YUV422_SINGLE {
+        read_yuyv(src, pw, ph)
+    } else {
+        read_420(src, in_fmt, width, pw, ph)
+    };
+    to_output_sampling(y, cb, cr, pw, ph, src_ch, to_420)
+}
+
+/// Packed YUYV (4:2:2): luma and chroma at the source's resolution; the chroma's rows.
+fn read_yuyv(src: &[u8], pw: usize, ph: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>, usize) {
+    let (stride, cw) = (align(2 * pw, 32), pw / 2);
+    let (mut y, mut cb, mut cr) = (vec![0u8; pw * ph], vec![0u8; cw * ph], vec![0u8; cw * ph]);
+    for row in 0..ph {
+        for cx in 0..cw {
+            let o = row * stride + cx * 4;
+            y[row * pw + 2 * cx] = src[o];
+            cb[row * cw + cx] = src[o + 1];
+            y[row * pw + 2 * cx + 1] = src[o + 2];
+            cr[row * cw + cx] = src[o + 3];
+        }
+    }
+    (y, cb, cr, ph)
+}
+
+/// NV12, NV21 and YUV420 (and any other value: the caller maps rejected formats away): luma
+/// and 4:2:0 chroma; the chroma's rows.
+fn read_420(
+    src: &[u8],
+    in_fmt: u32,
+    width: usize,
+    pw: usize,
+    ph: usize,
+) -> (Vec<u8>, Vec<u8>, Vec<u8>, usize) {
     let (cw, half_h) = (pw / 2, ph / 2);
-    let mut y = vec![0u8; full];
-    // Chroma at the source's own resolution (4:2:2 or 4:2:0).
-    let (mut cb, mut cr, src_cw, src_ch);
-    match in_fmt {
-        fmt::YUV422_SINGLE => {
-            let stride = align(2 * pw, 32);
-            cb = vec![0u8; cw * ph];
-            cr = vec![0u8; cw * ph];
-            (src_cw, src_ch) = (cw, ph);
-            for row in 0..ph {
-                for cx in 0..cw {
-                    let o = row * stride + cx * 4;
-                    y[row * pw + 2 * cx] = src[o];
-                    cb[row * cw + cx] = src[o + 1];
-                    y[row * pw + 2 * cx + 1] = src[o + 2];
-                    cr[row * cw + cx] = src[o + 3];
-                }
-            }
+    let (stride, cstride, u_off, v_off, interleaved) = match in_fmt {
+        fmt::YUV420 => {
+            let sy = align(width, 64);
+            (sy, sy / 2, sy * ph, sy * ph * 5 / 4, false)
+        }
+        fmt::YUV420_U_FROM_V => {
+            let sy = align(width, 64);
+            (sy, sy / 2, sy * ph * 5 / 4, sy * ph * 5 / 4, false)
         }
         _ => {
-            // NV12, NV21, YUV420 (and any other value: the caller maps rejected formats away).
-            let (stride, cstride, u_off, v_off, interleaved) = match in_fmt {
-                fmt::YUV420 => {
-                    let sy = align(width, 64);
-                    (sy, sy / 2, sy * ph, sy * ph * 5 / 4, false)
-                }
-                fmt::YUV420_U_FROM_V => {
-                    let sy = align(width, 64);
-                    (sy, sy / 2, sy * ph * 5 / 4, sy * ph * 5 / 4, false)
-                }
-
-                _ => {
-                    let s = align(width, 32);
-                    (s, s, s * ph, s * ph, true)
-                }
-            };
-            cb = vec![0u8; cw * half_h];
-            cr = vec![0u8; cw * half_h];
-            (src_cw, src_ch) = (cw, half_h);
-            for row in 0..ph {
-                y[row * pw..row * pw + pw].copy_from_slice(&src[row * stride..row * stride + pw]);
-            }
-            for row in 0..half_h {
-                for cx in 0..cw {
-                    let i = row * cw + cx;
-                    if interleaved {
-                        let o = u_off + row * cstride + 2 * cx;
-                        let (first, second) = (src[o], src[o + 1]);
-                        (cb[i], cr[i]) = if in_fmt == fmt::NV21 {
-                            (second, first)
-                        } else {
-                            (first, second)
-                        };
-                    } else {
-                        cb[i] = src[u_off + row * cstride + cx];
-                        cr[i] = src[v_off + row * cstride + cx];
-                    }
-                }
+            let s = align(width, 32);
+            (s, s, s * ph, s * ph, true)
+        }
+    };
+    let mut y = vec![0u8; pw * ph];
+    let (mut cb, mut cr) = (vec![0u8; cw * half_h], vec![0u8; cw * half_h]);
+    for row in 0..ph {
+        y[row * pw..row * pw + pw].copy_from_slice(&src[row * stride..row * stride + pw]);
+    }
+    for row in 0..half_h {
+        for cx in 0..cw {
+            let i = row * cw + cx;
+            if interleaved {
+                let o = u_off + row * cstride + 2 * cx;
+                let (first, second) = (src[o], src[o + 1]);
+                (cb[i], cr[i]) = if in_fmt == fmt::NV21 {
+                    (second, first)
+                } else {
+                    (first, second)
+                };
+            } else {
+                cb[i] = src[u_off + row * cstride + cx];
+                cr[i] = src[v_off + row * cstride + cx];
             }
         }
     }
-    let out_h = if to_420 { half_h } else { ph };
-    if src_cw == cw && src_ch == out_h {
-        // Already at the MFDIN's output sampling.
-        return Planes {
-            y,
-            cb,
-            cr,
-            luma_width: pw,
-            luma_height: ph,
-            chroma_width: cw,
-            chroma_height: out_h,
-        };
-    }
-    let resample = |p: &[u8]| -> Vec<u8> {
+    (y, cb, cr, half_h)
+}
+
+/// The planes at the MFDIN's output sampling: 4:2:2 chroma averaged down to 4:2:0, or 4:2:0
+/// chroma interpolated up (rows repeated) to 4:2:2.
+fn to_output_sampling(
+    y: Vec<u8>,
+    cb: Vec<u8>,
+    cr: Vec<u8>,
+    pw: usize,
+    ph: usize,
+    src_ch: usize,
+    to_420: bool,
+) -> Planes {
+    let cw = pw / 2;
+    let out_h = if to_420 { ph / 2 } else { ph };
+    let resample = |p: Vec<u8>| -> Vec<u8> {
+        if src_ch == out_h {
+            return p;
+        }
         let mut out = vec![0u8; cw * out_h];
         for oy in 0..out_h {
             for ox in 0..cw {
@@ -260,7 +273,7 @@ pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) 
                     ((p[2 * oy * cw + ox] as u32 + p[(2 * oy + 1) * cw + ox] as u32).div_ceil(2))
                         as u8
                 } else {
-                    // Same resolution, or a 4:2:0 source interpolated to 4:2:2 (rows repeated).
+                    // A 4:2:0 source interpolated to 4:2:2 (rows repeated).
                     p[(oy * src_ch / out_h) * cw + ox]
                 };
             }
@@ -269,8 +282,8 @@ pub fn read(mem: &[u8], in_fmt: u32, width: usize, height: usize, to_420: bool) 
     };
     Planes {
         y,
-        cb: resample(&cb),
-        cr: resample(&cr),
+        cb: resample(cb),
+        cr: resample(cr),
         luma_width: pw,
         luma_height: ph,
         chroma_width: cw,
