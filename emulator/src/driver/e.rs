@@ -30,6 +30,32 @@ use crate::tables;
 use std::ffi::c_void;
 
 impl Driver {
+    /// SET_ENCODER_WIDTH/HEIGHT: a value over the level's maximum writes the maximum back and
+    /// leaves the setting unchanged.
+    ///
+    /// # Safety
+    /// `arg` is NULL or points to a u32 (see [`Driver::ioctl`]).
+    unsafe fn set_size(&self, st: &mut State, width: bool, arg: *mut c_void) -> Result<i32, Errno> {
+        let level = self.inner.level.expect("open implies a level");
+        // SAFETY: `arg` has the size this command uses (this function's contract).
+        let [v]: [u32; 1] = unsafe { user_read(self, st, arg) }?;
+        let max = if width {
+            level.max_width
+        } else {
+            level.max_height
+        };
+        if v > max {
+            // SAFETY: as above.
+            unsafe { user_write(self, st, arg, &[max]) }?;
+        } else if width {
+            st.globals.width = v;
+        } else {
+            st.globals.height = v;
+        }
+        self.save_globals(&st.globals);
+        Ok(0)
+    }
+
     /// # Safety
     /// See [`Driver::ioctl`].
     pub(super) unsafe fn ioctl_e(
@@ -72,25 +98,8 @@ impl Driver {
                 Ok(0)
             }
             e::SET_ENCODER_WIDTH | e::SET_ENCODER_HEIGHT => {
-                // SAFETY: `arg` has the size this command uses (this function's contract).
-                let [v]: [u32; 1] = unsafe { user_read(self, st, arg) }?;
-                let is_width = request == e::SET_ENCODER_WIDTH;
-                let max = if is_width {
-                    level.max_width
-                } else {
-                    level.max_height
-                };
-                if v > max {
-                    // Clamp-and-write-back: the stored value is left unchanged.
-                    // SAFETY: `arg` has the size this command uses (this function's contract).
-                    unsafe { user_write(self, st, arg, &[max]) }?;
-                } else if is_width {
-                    st.globals.width = v;
-                } else {
-                    st.globals.height = v;
-                }
-                self.save_globals(&st.globals);
-                Ok(0)
+                // SAFETY: forwarded from this function's contract.
+                unsafe { self.set_size(st, request == e::SET_ENCODER_WIDTH, arg) }
             }
             e::CONFIG_INIT => {
                 if st.inited {
