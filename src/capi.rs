@@ -2,7 +2,8 @@
 //! into a status code. No panic crosses this boundary.
 #![allow(non_camel_case_types)]
 
-use crate::abi::*;
+// The numbers are part of the C ABI's Rust face too (`amljpeg::capi::AML_JPEG_OK`).
+pub use crate::abi::*;
 use crate::engine::{Backend, BackendChoice, Encoder};
 use crate::error::{Error, ErrorKind};
 use crate::format::{Frame, PixelFormat, Subsampling};
