@@ -211,109 +211,120 @@ fn hardware_child(r: &mut Report, mpixps: f64, frames: usize) -> Result<(), Stri
     let device = amljpeg::engine::resolve_device(None);
     for (w, h) in SIZES {
         for format in FORMATS {
-            let data = frame_bytes(format, w, h);
-            let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
-            let n = if w * h > 4_000_000 {
-                frames.div_ceil(4)
-            } else {
-                frames
-            };
-            let case = format!("{w}x{h} {}", format.name());
-            r.step(&format!("hardware {case} @ {mpixps} Mpx/s"));
-            let before = emulator_jobs();
-            let (wall, cpu) = {
-                let mut enc =
-                    Encoder::open(None, BackendChoice::Hardware).map_err(|e| e.to_string())?;
-                // A loaded machine slows the emulated encoder: a deadline that never bites.
-                enc.set_timeout(Some(std::time::Duration::from_secs(30)));
-                let result = time(n, || {
-                    enc.encode(&frame, 90).expect("hardware encode");
-                });
-                enc.release();
-                result
-            };
-            // What the (emulated) hardware really took per job, which the model's own encoder
-            // can stretch beyond the nominal rate on a loaded machine.
-            // And the CPU the emulator's model spent inside this process per job (its cache
-            // model and bookkeeping; on a board the driver's work is the kernel's).
-            let (job_time, model_cpu) = match (before, emulator_jobs()) {
-                (Some((c0, t0, m0)), Some((c1, t1, m1))) if c1 > c0 => (
-                    Some((t1 - t0) / (c1 - c0) * 1e-6),
-                    Some((m1 - m0) / (c1 - c0) * 1e-6),
-                ),
-                _ => (None, None),
-            };
-            // Two clocks read apart: with few frames the difference can dip below zero.
-            let library_cpu = (cpu - model_cpu.unwrap_or(0.0)).max(0.0);
-            let mut copy = vec![0u8; data.len()];
-            let (copy_time, _) = time(n, || copy.copy_from_slice(&data));
-            let modelled = if mpixps > 0.0 {
-                (w.div_ceil(16) * 16 * h.div_ceil(16) * 16) as f64 / (mpixps * 1e6)
-            } else {
-                0.0
-            };
-            if mpixps > 0.0 {
-                r.add(
-                    "hardware",
-                    format!("{case}: wall / (modelled + one copy)"),
-                    wall / (modelled + copy_time),
-                    "x",
-                );
-                if let Some(job) = job_time {
-                    r.add(
-                        "hardware",
-                        format!("{case}: wall / (emulator's job time + one copy)"),
-                        wall / (job + copy_time),
-                        "x",
-                    );
-                }
-                r.add("hardware", format!("{case}: CPU / wall"), cpu / wall, "x");
-                if model_cpu.is_some() {
-                    r.add(
-                        "hardware",
-                        format!(
-                            "{case}: library CPU / wall (emulator's in-process model excluded)"
-                        ),
-                        library_cpu / wall,
-                        "x",
-                    );
-                }
-                if let Ok((bwall, bcpu)) = busy_poll_reference(&device, format, w, h, n) {
-                    r.add(
-                        "hardware",
-                        format!("{case}: CPU / busy-poll client's CPU"),
-                        cpu / bcpu,
-                        "x",
-                    );
-                    r.add(
-                        "hardware",
-                        format!("{case}: wall / busy-poll client's wall"),
-                        wall / bwall,
-                        "x",
-                    );
-                }
-            } else {
-                // The model encodes in its own process: this process's CPU is the library's own work.
-                r.add(
-                    "overhead",
-                    format!("{case}: library CPU per frame / one copy"),
-                    cpu / copy_time,
-                    "x",
-                );
-                if model_cpu.is_some() {
-                    r.add(
-                        "overhead",
-                        format!("{case}: library CPU per frame (emulator excluded) / one copy"),
-                        library_cpu / copy_time,
-                        "x",
-                    );
-                }
-            }
+            hardware_case(r, &device, mpixps, format, (w, h), frames)?;
         }
     }
     if mpixps > 0.0 {
         pipelining(r, mpixps, frames)?;
         scaling(r, mpixps, frames);
+    }
+    Ok(())
+}
+
+/// One size and format on the hardware at `mpixps`: wall and CPU per frame against the
+/// modelled time, the emulator's own job time, a copy, and the busy-polling client.
+fn hardware_case(
+    r: &mut Report,
+    device: &std::path::Path,
+    mpixps: f64,
+    format: PixelFormat,
+    (w, h): (usize, usize),
+    frames: usize,
+) -> Result<(), String> {
+    let data = frame_bytes(format, w, h);
+    let frame = Frame::new(&data, w as u32, h as u32, 0, format).unwrap();
+    let n = if w * h > 4_000_000 {
+        frames.div_ceil(4)
+    } else {
+        frames
+    };
+    let case = format!("{w}x{h} {}", format.name());
+    r.step(&format!("hardware {case} @ {mpixps} Mpx/s"));
+    let before = emulator_jobs();
+    let (wall, cpu) = {
+        let mut enc = Encoder::open(None, BackendChoice::Hardware).map_err(|e| e.to_string())?;
+        // A loaded machine slows the emulated encoder: a deadline that never bites.
+        enc.set_timeout(Some(std::time::Duration::from_secs(30)));
+        let result = time(n, || {
+            enc.encode(&frame, 90).expect("hardware encode");
+        });
+        enc.release();
+        result
+    };
+    // What the (emulated) hardware really took per job, which the model's own encoder
+    // can stretch beyond the nominal rate on a loaded machine.
+    // And the CPU the emulator's model spent inside this process per job (its cache
+    // model and bookkeeping; on a board the driver's work is the kernel's).
+    let (job_time, model_cpu) = match (before, emulator_jobs()) {
+        (Some((c0, t0, m0)), Some((c1, t1, m1))) if c1 > c0 => (
+            Some((t1 - t0) / (c1 - c0) * 1e-6),
+            Some((m1 - m0) / (c1 - c0) * 1e-6),
+        ),
+        _ => (None, None),
+    };
+    // Two clocks read apart: with few frames the difference can dip below zero.
+    let library_cpu = (cpu - model_cpu.unwrap_or(0.0)).max(0.0);
+    let mut copy = vec![0u8; data.len()];
+    let (copy_time, _) = time(n, || copy.copy_from_slice(&data));
+    let modelled = if mpixps > 0.0 {
+        (w.div_ceil(16) * 16 * h.div_ceil(16) * 16) as f64 / (mpixps * 1e6)
+    } else {
+        0.0
+    };
+    if mpixps > 0.0 {
+        r.add(
+            "hardware",
+            format!("{case}: wall / (modelled + one copy)"),
+            wall / (modelled + copy_time),
+            "x",
+        );
+        if let Some(job) = job_time {
+            r.add(
+                "hardware",
+                format!("{case}: wall / (emulator's job time + one copy)"),
+                wall / (job + copy_time),
+                "x",
+            );
+        }
+        r.add("hardware", format!("{case}: CPU / wall"), cpu / wall, "x");
+        if model_cpu.is_some() {
+            r.add(
+                "hardware",
+                format!("{case}: library CPU / wall (emulator's in-process model excluded)"),
+                library_cpu / wall,
+                "x",
+            );
+        }
+        if let Ok((bwall, bcpu)) = busy_poll_reference(device, format, w, h, n) {
+            r.add(
+                "hardware",
+                format!("{case}: CPU / busy-poll client's CPU"),
+                cpu / bcpu,
+                "x",
+            );
+            r.add(
+                "hardware",
+                format!("{case}: wall / busy-poll client's wall"),
+                wall / bwall,
+                "x",
+            );
+        }
+    } else {
+        // The model encodes in its own process: this process's CPU is the library's own work.
+        r.add(
+            "overhead",
+            format!("{case}: library CPU per frame / one copy"),
+            cpu / copy_time,
+            "x",
+        );
+        if model_cpu.is_some() {
+            r.add(
+                "overhead",
+                format!("{case}: library CPU per frame (emulator excluded) / one copy"),
+                library_cpu / copy_time,
+                "x",
+            );
+        }
     }
     Ok(())
 }
@@ -557,49 +568,64 @@ pub fn run(frames: usize, json: bool, child_mpixps: Option<f64>) -> Result<(), S
         "none".to_string()
     };
     if real || emulator.is_some() {
-        for mpixps in [150.0, 0.0] {
-            let state = std::env::temp_dir().join(format!(
-                "amljpeg-bench-{}-{}",
-                std::process::id(),
-                mpixps
-            ));
-            std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
-            let mut cmd =
-                std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
-            cmd.args([
-                "bench",
-                "--frames",
-                &frames.to_string(),
-                "--child-mpixps",
-                &mpixps.to_string(),
-            ]);
-            if let (false, Some(lib)) = (real, &emulator) {
-                cmd.env("LD_PRELOAD", lib)
-                    .env("JPEGENC_EMU_MPIXPS", mpixps.to_string())
-                    .env("JPEGENC_EMU_STATE_DIR", &state)
-                    .env("JPEGENC_EMU_STATS", state.join("stats.json"))
-                    .env("JPEGENC_EMU_INIT_MS", "0");
-            }
-            r.step(&format!("hardware at {mpixps} Mpx/s"));
-            let out = cmd.output().map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!(
-                    "hardware benchmark failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                let f: Vec<&str> = line.split('\t').collect();
-                if let [section, case, value, unit] = f[..] {
-                    r.add(section, case, value.parse().unwrap_or(f64::NAN), unit);
-                }
-            }
-            let _ = std::fs::remove_dir_all(&state);
-        }
+        let preload = if real { None } else { emulator.as_deref() };
+        hardware_sections(&mut r, frames, preload)?;
     }
     if progress {
         eprintln!();
     }
+    print_report(&r, json, &machine);
+    Ok(())
+}
+
+/// The hardware's sections, each rate in a child process of this binary (with the emulator
+/// `preload`ed when there is no device).
+fn hardware_sections(
+    r: &mut Report,
+    frames: usize,
+    preload: Option<&std::path::Path>,
+) -> Result<(), String> {
+    for mpixps in [150.0, 0.0] {
+        let state =
+            std::env::temp_dir().join(format!("amljpeg-bench-{}-{}", std::process::id(), mpixps));
+        std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+        let mut cmd =
+            std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+        cmd.args([
+            "bench",
+            "--frames",
+            &frames.to_string(),
+            "--child-mpixps",
+            &mpixps.to_string(),
+        ]);
+        if let Some(lib) = preload {
+            cmd.env("LD_PRELOAD", lib)
+                .env("JPEGENC_EMU_MPIXPS", mpixps.to_string())
+                .env("JPEGENC_EMU_STATE_DIR", &state)
+                .env("JPEGENC_EMU_STATS", state.join("stats.json"))
+                .env("JPEGENC_EMU_INIT_MS", "0");
+        }
+        r.step(&format!("hardware at {mpixps} Mpx/s"));
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "hardware benchmark failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            if let [section, case, value, unit] = f[..] {
+                r.add(section, case, value.parse().unwrap_or(f64::NAN), unit);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&state);
+    }
+    Ok(())
+}
+
+/// The figures, as JSON or as a table.
+fn print_report(r: &Report, json: bool, machine: &str) {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -628,5 +654,4 @@ pub fn run(frames: usize, json: bool, child_mpixps: Option<f64>) -> Result<(), S
             );
         }
     }
-    Ok(())
 }

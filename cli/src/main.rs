@@ -156,55 +156,58 @@ fn run(cli: Cli) -> Result<(), String> {
             json,
             child_mpixps,
         } => bench::run(frames.max(1), json, child_mpixps),
-        Command::Info { device } => {
-            let encoder =
-                Encoder::open(device.as_deref(), BackendChoice::Auto).map_err(|e| e.to_string())?;
-            println!("amljpeg {}", env!("CARGO_PKG_VERSION"));
-            println!("device: {}", encoder.device().display());
-            let software = if cfg!(feature = "software") {
-                "libjpeg-turbo"
-            } else {
-                "not built"
-            };
-            println!("software backend: {software}");
-            match encoder.device_info() {
-                Ok(Some(info)) => {
-                    let b = &info.buffers;
-                    println!(
-                        "hardware: {} ({:?}-generation driver)",
-                        info.soc, info.generation
-                    );
-                    println!(
-                        "buffer level: up to {}x{}; reserved {} bytes, input area {} bytes, bitstream buffer {} bytes",
-                        info.max_width, info.max_height, b.total, b.input.len(), b.bitstream.len()
-                    );
-                    println!("usable output space: {} bytes of scan", info.scan_space());
-                    if b.window_overruns() {
-                        // The driver's output window runs past the reserved block: only frames
-                        // whose worst case fits the real buffer go to the hardware.
-                        let side = |q: u8| info.largest_square(q);
-                        println!(
-                            "the driver programs a {}-byte output window, past the reserved block: \
-                             frames go to the hardware only when their worst case fits \
-                             (4:2:0: up to {s75}x{s75} at quality 75, {s100}x{s100} at 100); \
-                             a 24 MiB reservation (level 5M) avoids this",
-                            b.window,
-                            s75 = side(75),
-                            s100 = side(100),
-                        );
-                    }
-                    println!(
-                        "backend for AUTO: hardware (4:2:0, 4:2:2 up to {}x{}), software otherwise",
-                        info.max_width, info.max_height
-                    );
-                }
-                Ok(None) => println!("backend for AUTO: software"),
-                Err(e) => {
-                    println!("hardware: unavailable ({e})");
-                    println!("backend for AUTO: software");
-                }
+        Command::Info { device } => info(device),
+    }
+}
+
+/// `amljpeg info`: the library, the device and what AUTO will use.
+fn info(device: Option<PathBuf>) -> Result<(), String> {
+    let encoder =
+        Encoder::open(device.as_deref(), BackendChoice::Auto).map_err(|e| e.to_string())?;
+    println!("amljpeg {}", env!("CARGO_PKG_VERSION"));
+    println!("device: {}", encoder.device().display());
+    let software = if cfg!(feature = "software") {
+        "libjpeg-turbo"
+    } else {
+        "not built"
+    };
+    println!("software backend: {software}");
+    match encoder.device_info() {
+        Ok(Some(info)) => {
+            let b = &info.buffers;
+            println!(
+                "hardware: {} ({:?}-generation driver)",
+                info.soc, info.generation
+            );
+            println!(
+                "buffer level: up to {}x{}; reserved {} bytes, input area {} bytes, bitstream buffer {} bytes",
+                info.max_width, info.max_height, b.total, b.input.len(), b.bitstream.len()
+            );
+            println!("usable output space: {} bytes of scan", info.scan_space());
+            if b.window_overruns() {
+                // The driver's output window runs past the reserved block: only frames
+                // whose worst case fits the real buffer go to the hardware.
+                let side = |q: u8| info.largest_square(q);
+                println!(
+                    "the driver programs a {}-byte output window, past the reserved block: \
+                     frames go to the hardware only when their worst case fits \
+                     (4:2:0: up to {s75}x{s75} at quality 75, {s100}x{s100} at 100); \
+                     a 24 MiB reservation (level 5M) avoids this",
+                    b.window,
+                    s75 = side(75),
+                    s100 = side(100),
+                );
             }
-            Ok(())
+            println!(
+                "backend for AUTO: hardware (4:2:0, 4:2:2 up to {}x{}), software otherwise",
+                info.max_width, info.max_height
+            );
+        }
+        Ok(None) => println!("backend for AUTO: software"),
+        Err(e) => {
+            println!("hardware: unavailable ({e})");
+            println!("backend for AUTO: software");
         }
     }
+    Ok(())
 }
