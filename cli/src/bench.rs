@@ -6,10 +6,8 @@
 
 use amljpeg::hw::geometry::{hardware_format, write_frame, Geometry};
 use amljpeg::hw::protocol::Generation;
-use amljpeg::hw::protocol::{e, fmt, LOCAL_BUFF};
 use amljpeg::{BackendChoice, Encoder, Frame, PixelFormat};
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -91,7 +89,10 @@ fn frame_bytes(format: PixelFormat, w: usize, h: usize) -> Vec<u8> {
 const SIZES: [(usize, usize); 4] = [(640, 480), (1280, 720), (1920, 1080), (2624, 2624)];
 const FORMATS: [PixelFormat; 2] = [PixelFormat::Rgb24, PixelFormat::Nv12];
 
-/// The article's client, repeated: copy the frame in, NEW_CMD, spin on GET_STAGE.
+/// The article's client, repeated (copy the frame in, NEW_CMD, spin on GET_STAGE): the
+/// emulator's example `busy_poll`, a foreign client of the driver, beside this binary in
+/// `examples/` (cargo builds it with `--examples` or `--all-targets`). Its wall and CPU seconds
+/// per frame.
 fn busy_poll_reference(
     device: &std::path::Path,
     format: PixelFormat,
@@ -99,39 +100,32 @@ fn busy_poll_reference(
     h: usize,
     frames: usize,
 ) -> Result<(f64, f64), String> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(device)
-        .map_err(|e| e.to_string())?;
-    let fd = file.as_fd();
-    let info = e::get_buffinfo(fd).map_err(|e| e.to_string())?;
-    let map = memmap2::MmapOptions::new()
-        .len(info[0] as usize)
-        .map_raw(&file)
-        .map_err(|e| e.to_string())?;
-    e::config_init(fd).map_err(|e| e.to_string())?;
-    e::set_encoder_width(fd, w as u32)
-        .and(e::set_encoder_height(fd, h as u32))
-        .map_err(|e| e.to_string())?;
-    let (in_fmt, out_fmt) = if format == PixelFormat::Nv12 {
-        (fmt::NV12, fmt::YUV420)
-    } else {
-        (fmt::RGB888, fmt::YUV422_SINGLE)
-    };
-    let data = frame_bytes(format, w, h);
-    let input = info[1] as usize;
-    let (wall, cpu) = time(frames, || {
-        // SAFETY: the input area starts inside the map and holds the frame (the level fits it).
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_mut_ptr().add(input), data.len())
-        };
-        let cmd = [LOCAL_BUFF, in_fmt, out_fmt, 0, 0, data.len() as u32, 1];
-        let _ = e::new_cmd(fd, &cmd);
-        while e::get_stage(fd).is_ok_and(|stage| stage != e::STAGE_DONE) {}
-    });
-    drop(map);
-    Ok((wall, cpu))
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let client = exe.with_file_name("examples").join("busy_poll");
+    // Its own emulator instance (when there is one) must not overwrite this process's stats.
+    let out = std::process::Command::new(&client)
+        .env_remove("JPEGENC_EMU_STATS")
+        .arg(device)
+        .arg(if format == PixelFormat::Nv12 {
+            "nv12"
+        } else {
+            "rgb24"
+        })
+        .args([w.to_string(), h.to_string(), frames.to_string()])
+        .output()
+        .map_err(|e| format!("{}: {e}", client.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figures: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    match (out.status.success(), &figures[..]) {
+        (true, [wall, cpu]) => Ok((*wall, *cpu)),
+        _ => Err(format!(
+            "busy_poll: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
+    }
 }
 
 /// (completions, summed job microseconds) from the emulator's stats, when it runs.
