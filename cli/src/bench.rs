@@ -265,62 +265,99 @@ fn hardware_case(
     } else {
         0.0
     };
+    let t = Timings {
+        wall,
+        cpu,
+        library_cpu: model_cpu.map(|_| library_cpu),
+        copy_time,
+        modelled,
+        job_time,
+    };
     if mpixps > 0.0 {
-        r.add(
-            "hardware",
-            format!("{case}: wall / (modelled + one copy)"),
-            wall / (modelled + copy_time),
-            "x",
-        );
-        if let Some(job) = job_time {
-            r.add(
-                "hardware",
-                format!("{case}: wall / (emulator's job time + one copy)"),
-                wall / (job + copy_time),
-                "x",
-            );
-        }
-        r.add("hardware", format!("{case}: CPU / wall"), cpu / wall, "x");
-        if model_cpu.is_some() {
-            r.add(
-                "hardware",
-                format!("{case}: library CPU / wall (emulator's in-process model excluded)"),
-                library_cpu / wall,
-                "x",
-            );
-        }
-        if let Ok((bwall, bcpu)) = busy_poll_reference(device, format, w, h, n) {
-            r.add(
-                "hardware",
-                format!("{case}: CPU / busy-poll client's CPU"),
-                cpu / bcpu,
-                "x",
-            );
-            r.add(
-                "hardware",
-                format!("{case}: wall / busy-poll client's wall"),
-                wall / bwall,
-                "x",
-            );
-        }
+        let busy_poll = busy_poll_reference(device, format, w, h, n).ok();
+        report_hardware(r, &case, &t, busy_poll);
     } else {
-        // The model encodes in its own process: this process's CPU is the library's own work.
-        r.add(
-            "overhead",
-            format!("{case}: library CPU per frame / one copy"),
-            cpu / copy_time,
-            "x",
-        );
-        if model_cpu.is_some() {
-            r.add(
-                "overhead",
-                format!("{case}: library CPU per frame (emulator excluded) / one copy"),
-                library_cpu / copy_time,
-                "x",
-            );
-        }
+        report_overhead(r, &case, &t);
     }
     Ok(())
+}
+
+/// One case's measurements, seconds per frame.
+struct Timings {
+    wall: f64,
+    cpu: f64,
+    /// The CPU without the emulator's in-process model (None: no emulator stats).
+    library_cpu: Option<f64>,
+    copy_time: f64,
+    modelled: f64,
+    /// The emulator's own job time (None: no emulator stats).
+    job_time: Option<f64>,
+}
+
+/// At the modelled rate: wall against the modelled time, the emulator's job time and the
+/// busy-polling client; CPU against wall.
+fn report_hardware(r: &mut Report, case: &str, t: &Timings, busy_poll: Option<(f64, f64)>) {
+    r.add(
+        "hardware",
+        format!("{case}: wall / (modelled + one copy)"),
+        t.wall / (t.modelled + t.copy_time),
+        "x",
+    );
+    if let Some(job) = t.job_time {
+        r.add(
+            "hardware",
+            format!("{case}: wall / (emulator's job time + one copy)"),
+            t.wall / (job + t.copy_time),
+            "x",
+        );
+    }
+    r.add(
+        "hardware",
+        format!("{case}: CPU / wall"),
+        t.cpu / t.wall,
+        "x",
+    );
+    if let Some(library_cpu) = t.library_cpu {
+        r.add(
+            "hardware",
+            format!("{case}: library CPU / wall (emulator's in-process model excluded)"),
+            library_cpu / t.wall,
+            "x",
+        );
+    }
+    if let Some((bwall, bcpu)) = busy_poll {
+        r.add(
+            "hardware",
+            format!("{case}: CPU / busy-poll client's CPU"),
+            t.cpu / bcpu,
+            "x",
+        );
+        r.add(
+            "hardware",
+            format!("{case}: wall / busy-poll client's wall"),
+            t.wall / bwall,
+            "x",
+        );
+    }
+}
+
+/// With an instant encoder the model runs in its own process: this process's CPU is the
+/// library's own work, against one copy of the frame.
+fn report_overhead(r: &mut Report, case: &str, t: &Timings) {
+    r.add(
+        "overhead",
+        format!("{case}: library CPU per frame / one copy"),
+        t.cpu / t.copy_time,
+        "x",
+    );
+    if let Some(library_cpu) = t.library_cpu {
+        r.add(
+            "overhead",
+            format!("{case}: library CPU per frame (emulator excluded) / one copy"),
+            library_cpu / t.copy_time,
+            "x",
+        );
+    }
 }
 
 /// Threads sharing the device: throughput must not fall as threads are added.
@@ -455,50 +492,7 @@ fn host_sections(r: &mut Report, frames: usize) {
             let (ours, _) = time(n, || {
                 enc.encode(&frame, 90).unwrap();
             });
-            let direct = if format == PixelFormat::Rgb24 {
-                let mut c = turbojpeg::Compressor::new().unwrap();
-                c.set_quality(90).unwrap();
-                c.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
-                let mut out = turbojpeg::OutputBuf::new_owned();
-                time(n, || {
-                    let img = turbojpeg::Image {
-                        pixels: &data[..],
-                        width: w,
-                        pitch: w * 3,
-                        height: h,
-                        format: turbojpeg::PixelFormat::RGB,
-                    };
-                    c.compress(img, &mut out).unwrap();
-                })
-                .0
-            } else {
-                let mut c = turbojpeg::Compressor::new().unwrap();
-                c.set_quality(90).unwrap();
-                let (y, uv) = data.split_at(w * h);
-                let (mut u, mut v) = (Vec::new(), Vec::new());
-                time(n, || {
-                    // What a direct caller must do too: split NV12's chroma into planes.
-                    u.clear();
-                    v.clear();
-                    for p in uv.chunks_exact(2) {
-                        u.push(p[0]);
-                        v.push(p[1]);
-                    }
-                    let img = turbojpeg::YuvPlanesImage {
-                        y_plane: y,
-                        u_plane: &u[..],
-                        v_plane: &v[..],
-                        width: w,
-                        height: h,
-                        y_stride: w,
-                        u_stride: w / 2,
-                        v_stride: w / 2,
-                        subsamp: turbojpeg::Subsamp::Sub2x2,
-                    };
-                    c.compress_yuv_planes_to_owned(&img).unwrap();
-                })
-                .0
-            };
+            let direct = libjpeg_turbo_direct(format, &data, (w, h), n);
             // Throughput ratio: libjpeg-turbo's own time over ours (1.0 = as fast).
             r.add(
                 "software",
@@ -516,6 +510,55 @@ fn host_sections(r: &mut Report, frames: usize) {
                 "ms",
             );
         }
+    }
+}
+
+/// Seconds per frame of libjpeg-turbo called directly on the same bytes (for NV12 with the
+/// chroma split a direct caller must do too).
+fn libjpeg_turbo_direct(format: PixelFormat, data: &[u8], (w, h): (usize, usize), n: usize) -> f64 {
+    if format == PixelFormat::Rgb24 {
+        let mut c = turbojpeg::Compressor::new().unwrap();
+        c.set_quality(90).unwrap();
+        c.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
+        let mut out = turbojpeg::OutputBuf::new_owned();
+        time(n, || {
+            let img = turbojpeg::Image {
+                pixels: data,
+                width: w,
+                pitch: w * 3,
+                height: h,
+                format: turbojpeg::PixelFormat::RGB,
+            };
+            c.compress(img, &mut out).unwrap();
+        })
+        .0
+    } else {
+        let mut c = turbojpeg::Compressor::new().unwrap();
+        c.set_quality(90).unwrap();
+        let (y, uv) = data.split_at(w * h);
+        let (mut u, mut v) = (Vec::new(), Vec::new());
+        time(n, || {
+            // What a direct caller must do too: split NV12's chroma into planes.
+            u.clear();
+            v.clear();
+            for p in uv.chunks_exact(2) {
+                u.push(p[0]);
+                v.push(p[1]);
+            }
+            let img = turbojpeg::YuvPlanesImage {
+                y_plane: y,
+                u_plane: &u[..],
+                v_plane: &v[..],
+                width: w,
+                height: h,
+                y_stride: w,
+                u_stride: w / 2,
+                v_stride: w / 2,
+                subsamp: turbojpeg::Subsamp::Sub2x2,
+            };
+            c.compress_yuv_planes_to_owned(&img).unwrap();
+        })
+        .0
     }
 }
 
