@@ -70,9 +70,18 @@ pub fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
             aml::last_error(api, h)
         }));
     }
-    st.leased = true;
+    // The JPEG is copied out and the device given back at once, whatever follows: another
+    // compress object of this program (or another program) may need it before this one's
+    // body is written.
     // SAFETY: libamljpeg's JPEG lives until the handle's next call or release.
     let jpeg = unsafe { std::slice::from_raw_parts(out, len) };
+    let cap = &mut st.capture;
+    cap.buf.clear();
+    cap.buf.extend_from_slice(jpeg);
+    cap.len = cap.buf.len();
+    // SAFETY: a live handle; the JPEG's bytes are not used past this.
+    unsafe { (api.release)(h) };
+    let jpeg = &st.capture.buf[..];
     let (head, scan) = splice::frame_headers(jpeg, job.component_ids)?;
     // SAFETY: the object is live.
     if !unsafe { huffman_matches(c, jpeg) } {
@@ -88,15 +97,9 @@ pub fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
         if job.s422 { "4:2:2" } else { "4:2:0" },
         head.len() + len - scan
     );
-    // The scan is copied out and the device given back at once: another compress object of
-    // this program (or another program) may need it before this one's body is written.
-    let cap = &mut st.capture;
-    cap.buf.clear();
-    cap.buf.extend_from_slice(&jpeg[scan..]);
-    cap.len = cap.buf.len();
-    st.release_device();
     st.head = head;
-    st.tail = (st.capture.buf.as_ptr(), st.capture.len);
+    // SAFETY: `scan` is within the captured JPEG, which stays put until the next image.
+    st.tail = (unsafe { st.capture.buf.as_ptr().add(scan) }, len - scan);
     st.done = 0;
     Ok(())
 }

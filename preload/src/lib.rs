@@ -459,8 +459,7 @@ pub unsafe extern "C" fn jpeg_write_raw_data(
     }
 }
 
-/// After the last byte: what libjpeg leaves behind a finished image (tables marked sent),
-/// the device released.
+/// After the last byte: what libjpeg leaves behind a finished image (tables marked sent).
 ///
 /// # Safety
 /// `c` is live and its tables checked at start.

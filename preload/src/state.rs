@@ -44,8 +44,6 @@ pub struct State {
     pub head: Vec<u8>,
     pub tail: (*const u8, usize),
     pub done: usize,
-    /// The handle holds the device until released (its JPEG lives there).
-    pub leased: bool,
     pub capture: Box<Capture>,
     /// The fallback's own compress object, while it exists (see [`crate::fallback`]).
     pub private: Option<crate::fallback::Private>,
@@ -108,7 +106,6 @@ impl State {
             head: Vec::new(),
             tail: (std::ptr::null(), 0),
             done: 0,
-            leased: false,
             capture: Box::new(Capture {
                 mgr: DestinationMgr {
                     next_output_byte: std::ptr::null_mut(),
@@ -124,20 +121,8 @@ impl State {
         }
     }
 
-    /// Gives the device back (the hardware's JPEG is no longer ours to read).
-    pub fn release_device(&mut self) {
-        if self.leased {
-            if let Ok(api) = aml::api() {
-                // SAFETY: a live handle of ours.
-                unsafe { (api.release)(self.handle) };
-            }
-            self.leased = false;
-        }
-    }
-
-    /// Back to between-images: the device released, buffers dropped.
+    /// Back to between-images: our own object destroyed, buffers dropped.
     pub fn reset(&mut self) {
-        self.release_device();
         self.drop_private();
         self.phase = Phase::Idle;
         self.job = None;

@@ -73,9 +73,9 @@ impl DeviceUse {
         self.shared.info()
     }
 
-    /// The description published when the device was last opened (never waits).
-    pub fn known(&self) -> Option<DeviceInfo> {
-        self.shared.known()
+    /// The bitstream buffer's size, as published when the device was last opened (never waits).
+    pub fn bitstream_len(&self) -> Option<usize> {
+        self.shared.with_known(|info| info.buffers.bitstream.len())
     }
 
     /// Whether AUTO should try the device for this frame: not for what it cannot do (as far
@@ -88,10 +88,13 @@ impl DeviceUse {
         quant: &Quantisation,
     ) -> bool {
         let sub = settings.subsampling;
-        let device_can = self.known().is_none_or(|info| {
-            info.supports(width, height, sub).is_ok()
-                && info.check_output_fits(width, height, sub, quant).is_ok()
-        });
+        let device_can = self
+            .shared
+            .with_known(|info| {
+                info.supports(width, height, sub).is_ok()
+                    && info.check_output_fits(width, height, sub, quant).is_ok()
+            })
+            .unwrap_or(true);
         settings.choice == BackendChoice::Auto
             && sub != crate::format::Subsampling::S444
             && width >= AUTO_MIN_SIDE

@@ -126,11 +126,7 @@ impl Encoder {
     /// The largest JPEG this handle can produce for a `width`×`height` frame.
     pub fn max_output_size(&self, width: usize, height: usize) -> Result<usize> {
         let software = self.software.bound(&self.settings, width, height);
-        let hardware = self
-            .device
-            .as_ref()
-            .and_then(DeviceUse::known)
-            .map(|info| info.buffers.bitstream.len());
+        let hardware = self.device.as_ref().and_then(DeviceUse::bitstream_len);
         match (software, hardware) {
             (Ok(s), Some(h)) => Ok(s.max(h)),
             (Ok(s), None) => Ok(s),

@@ -201,9 +201,10 @@ impl Shared {
         }
     }
 
-    /// The description published by the last successful open, if any (never waits).
-    pub fn known(&self) -> Option<DeviceInfo> {
-        self.known.lock().clone()
+    /// `f` of the published description, if any, without copying it (never waits long: the
+    /// lock guards only the description).
+    pub fn with_known<R>(&self, f: impl FnOnce(&DeviceInfo) -> R) -> Option<R> {
+        self.known.lock().as_ref().map(f)
     }
 
     /// Whether AUTO should keep away from the device for now (it failed recently).

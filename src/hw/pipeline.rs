@@ -18,15 +18,10 @@ pub fn slot_stride(
     subsampling: Subsampling,
 ) -> Option<usize> {
     let session = lease.session(None).ok()?;
-    session.supports_quantisation(quant).ok()?;
     let mut extent = 0;
     for f in frames {
         let (w, h) = (f.width(), f.height());
-        session.supports(w, h, subsampling).ok()?;
-        session
-            .info()
-            .check_output_fits(w, h, subsampling, quant)
-            .ok()?;
+        session.admit(w, h, quant, subsampling).ok()?;
         extent = extent.max(session.input_geometry(f.format(), w, h).ok()?.extent);
     }
     session.slot_stride(extent)

@@ -273,21 +273,17 @@ impl Session {
         subsampling: Subsampling,
         deadline: Instant,
     ) -> Result<()> {
-        self.supports(frame.width(), frame.height(), subsampling)?;
-        self.supports_quantisation(quant)?;
-        self.info
-            .check_output_fits(frame.width(), frame.height(), subsampling, quant)?;
+        // Refused before the input area is touched.
+        self.admit(frame.width(), frame.height(), quant, subsampling)?;
         let geometry = self.input_geometry(frame.format(), frame.width(), frame.height())?;
+        let job = Job {
+            geometry: &geometry,
+            quant,
+            subsampling,
+        };
         self.lent = None;
         write_frame(frame, &geometry, self.input_area());
-        self.run(
-            Job {
-                geometry: &geometry,
-                quant,
-                subsampling,
-            },
-            deadline,
-        )
+        self.execute(job, deadline)
     }
 
     /// Whether the driver can quantise this way: custom tables need E's external table.
@@ -302,8 +298,13 @@ impl Session {
 
     /// Encodes what is in the input area, laid out as the job's geometry.
     pub fn run(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
+        self.admit_job(job)?;
+        self.execute(job, deadline)
+    }
+
+    /// [`Session::run`] for a job already admitted.
+    fn execute(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
         self.output = Output::None;
-        self.admit(job)?;
         match self.info.generation {
             Generation::E => {
                 self.start_e(job, 0)?;
@@ -317,12 +318,27 @@ impl Session {
     /// The last word before NEW_CMD: the driver trusts what it is given, so only frames the
     /// hardware can take, quantised a way the driver can, whose output surely stays inside
     /// the device's memory.
-    fn admit(&self, job: Job<'_>) -> Result<()> {
-        let (w, h) = (job.geometry.width, job.geometry.height);
-        self.supports(w, h, job.subsampling)?;
-        self.supports_quantisation(job.quant)?;
+    pub fn admit(
+        &self,
+        width: usize,
+        height: usize,
+        quant: &Quantisation,
+        subsampling: Subsampling,
+    ) -> Result<()> {
+        self.supports(width, height, subsampling)?;
+        self.supports_quantisation(quant)?;
         self.info
-            .check_output_fits(w, h, job.subsampling, job.quant)
+            .check_output_fits(width, height, subsampling, quant)
+    }
+
+    /// [`Session::admit`] for a job's frame.
+    fn admit_job(&self, job: Job<'_>) -> Result<()> {
+        self.admit(
+            job.geometry.width,
+            job.geometry.height,
+            job.quant,
+            job.subsampling,
+        )
     }
 
     /// Pipelining (E only): the spacing of two input slots for frames up to `extent` bytes,
@@ -348,7 +364,7 @@ impl Session {
                 "only the E driver takes an input offset",
             ));
         }
-        self.admit(job)?;
+        self.admit_job(job)?;
         self.lent = None;
         self.start_e(job, offset)
     }
