@@ -323,6 +323,50 @@ static void check_lease_one_thread(void) {
 
 struct batch_seen { int calls, ok, order_ok; size_t next; uint8_t *last; size_t last_len; unsigned dims[8][2]; };
 
+/* Every JPEG begins SOI, JFIF APP0, then the markers set, byte for byte; its components are
+ * 1, 2, 3 (SOF0); a malformed list is refused and leaves the previous one in force. */
+static void check_markers(aml_jpeg *enc) {
+    static const uint8_t jfif[20] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0};
+    static const uint8_t segs[] = {
+        /* APP1: Exif, a little-endian TIFF with one entry (orientation 6), no next IFD. */
+        0xFF, 0xE1, 0, 34, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0,
+        1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0,
+        0xFF, 0xFE, 0, 7, 'h', 'e', 'l', 'l', 'o'};
+    uint8_t bad[sizeof segs];
+    memcpy(bad, segs, sizeof segs);
+    bad[3] += 1; /* the APP1's length runs into the COM */
+    uint8_t rgb[64 * 48 * 3];
+    pattern_rgb(rgb, 64, 48);
+    size_t plain = 0, with = 0;
+    aml_jpeg_max_output_size(enc, 64, 48, &plain);
+    CHECK(aml_jpeg_set_markers(enc, segs, sizeof segs) == AML_JPEG_OK, "set_markers: %s", aml_jpeg_last_error(enc));
+    aml_jpeg_max_output_size(enc, 64, 48, &with);
+    CHECK(with == plain + sizeof segs, "max_output_size counts the markers: %zu, %zu", plain, with);
+    EXPECT_STATUS(aml_jpeg_set_markers(enc, bad, sizeof bad), AML_JPEG_ERR_INVALID_ARGUMENT, "a wrong segment length");
+    EXPECT_STATUS(aml_jpeg_set_markers(enc, jfif + 2, 18), AML_JPEG_ERR_INVALID_ARGUMENT, "an APP0 segment");
+    EXPECT_STATUS(aml_jpeg_set_markers(enc, NULL, 4), AML_JPEG_ERR_INVALID_ARGUMENT, "NULL segments of length 4");
+    for (int round = 0; round < 2; round++) {
+        const uint8_t *j = NULL;
+        size_t l = 0;
+        int st = aml_jpeg_encode(enc, rgb, sizeof rgb, 64, 48, 0, AML_JPEG_FORMAT_RGB24, 85, &j, &l);
+        CHECK(st == AML_JPEG_OK, "encode with markers: %s", aml_jpeg_last_error(enc));
+        if (st != AML_JPEG_OK) return;
+        CHECK(memcmp(j, jfif, 20) == 0, "round %d: SOI and JFIF APP0", round);
+        size_t at = 20 + (round == 0 ? sizeof segs : 0);
+        CHECK(round == 1 || memcmp(j + 20, segs, sizeof segs) == 0, "the markers after APP0");
+        CHECK(j[at] == 0xFF && j[at + 1] == 0xDB, "round %d: DQT after the markers", round);
+        const uint8_t *sof = NULL;
+        for (size_t i = 2; i + 19 < l && !sof; i++)
+            if (j[i] == 0xFF && j[i + 1] == 0xC0) sof = j + i;
+        CHECK(sof && sof[9] == 3 && sof[10] == 1 && sof[13] == 2 && sof[16] == 3, "component ids 1, 2, 3");
+        uint8_t *dec;
+        unsigned dw, dh;
+        CHECK(decode(j, l, 0, &dec, &dw, &dh) == 3 && dw == 64 && dh == 48, "decodes");
+        free(dec);
+        CHECK(aml_jpeg_set_markers(enc, NULL, 0) == AML_JPEG_OK, "clearing the markers");
+    }
+}
+
 static void on_frame(void *user, size_t index, int status, const uint8_t *jpeg, size_t len) {
     struct batch_seen *b = user;
     b->calls++;
@@ -399,6 +443,7 @@ int main(int argc, char **argv) {
     }
     check_errors(enc);
     check_quant_tables(enc);
+    check_markers(enc);
     check_batch(enc);
     check_encode_into(enc);
     aml_jpeg_close(enc);

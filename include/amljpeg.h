@@ -355,6 +355,20 @@ int aml_jpeg_set_busy_wait(aml_jpeg *enc, int32_t milliseconds);
 int aml_jpeg_set_quant_tables(aml_jpeg *enc, const uint16_t *luma, const uint16_t *chroma);
 
 /**
+ * Puts marker segments into every following JPEG of this handle, on every backend: right
+ * after its JFIF APP0, verbatim and in order. `segments` is a sequence of whole APP1..APP15
+ * (`FF E1`..`FF EF`) or COM (`FF FE`) segments, each with its big-endian length (which counts
+ * the two length bytes and the data, so at most 65,535); `len` 0 removes them. A malformed
+ * list (another marker, APP0, a length that does not match `len`) is refused with
+ * AML_JPEG_ERR_INVALID_ARGUMENT and the markers set before stay. aml_jpeg_max_output_size()
+ * counts them.
+ *
+ * # Safety
+ * `enc` is a live handle; `segments` is NULL or points to `len` readable bytes.
+ */
+int aml_jpeg_set_markers(aml_jpeg *enc, const uint8_t *segments, size_t len);
+
+/**
  * Zero-copy input: lends the device's input area for a `width`×`height` frame of `format`
  * (AML_JPEG_FORMAT_NV12, _NV21, _I420 or _YUYV), described in `*input`. Write the frame's
  * pixels there (the library fills the hardware's padding), then call

@@ -3,6 +3,7 @@
     import amljpeg
     with amljpeg.Encoder() as enc:                  # backend "auto", "hardware" or "software"
         data = enc.encode(numpy_array_or_pil_image, quality=90)
+        data = enc.encode(image, exif=exif_bytes, icc_profile=icc, comment="hello")
 
 Arrays: HxWx3 uint8 is RGB24, HxWx4 is RGBA32, HxW is GRAY8; raw bytes need width, height and
 format. The library is found through $AMLJPEG_LIB, then the system's library path, then this
@@ -12,6 +13,8 @@ checkout's target/release.
 import ctypes
 import ctypes.util
 import os
+import struct
+import threading
 
 OK = 0
 ERR_INVALID_ARGUMENT = -1
@@ -72,6 +75,8 @@ def _load(path):
     lib.aml_jpeg_set_quant_tables.argtypes = [p, ctypes.POINTER(ctypes.c_uint16),
                                               ctypes.POINTER(ctypes.c_uint16)]
     lib.aml_jpeg_set_quant_tables.restype = i32
+    lib.aml_jpeg_set_markers.argtypes = [p, p, sz]
+    lib.aml_jpeg_set_markers.restype = i32
     lib.aml_jpeg_set_busy_wait.argtypes = [p, i32]
     lib.aml_jpeg_set_busy_wait.restype = i32
     lib.aml_jpeg_release.argtypes = [p]
@@ -130,6 +135,41 @@ def _pixels_of(image, width, height, format):
     return image, width, height, 0, _format_code(format)
 
 
+_MAX_SEGMENT_DATA = 65533
+
+
+def _segment(code, data):
+    if len(data) > _MAX_SEGMENT_DATA:
+        raise ValueError("%d bytes do not fit one marker segment (%d at most)"
+                         % (len(data), _MAX_SEGMENT_DATA))
+    return b"\xff" + bytes([code]) + struct.pack(">H", len(data) + 2) + data
+
+
+def markers(exif=None, icc_profile=None, comment=None):
+    """Marker segments for Encoder.set_markers: an EXIF APP1 (`exif` is the TIFF structure, with
+    or without b"Exif\\0\\0" in front, as Pillow's Image.Exif().tobytes() gives it), the ICC
+    profile as ICC_PROFILE APP2 chunks (libjpeg-turbo's layout), and a COM segment."""
+    out = b""
+    if exif is not None:
+        exif = bytes(exif)
+        if not exif.startswith(b"Exif\0\0"):
+            exif = b"Exif\0\0" + exif
+        out += _segment(0xE1, exif)
+    if icc_profile is not None:
+        icc_profile = bytes(icc_profile)
+        chunk = _MAX_SEGMENT_DATA - 14
+        count = (len(icc_profile) + chunk - 1) // chunk
+        if not 1 <= count <= 255:
+            raise ValueError("an ICC profile of %d bytes: it must be 1 to %d bytes"
+                             % (len(icc_profile), 255 * chunk))
+        for i in range(count):
+            part = icc_profile[i * chunk:(i + 1) * chunk]
+            out += _segment(0xE2, b"ICC_PROFILE\0" + bytes([i + 1, count]) + part)
+    if comment is not None:
+        out += _segment(0xFE, comment.encode() if isinstance(comment, str) else bytes(comment))
+    return out
+
+
 def _format_code(format):
     if isinstance(format, int):
         return format
@@ -174,6 +214,9 @@ class Encoder:
     def __init__(self, device=None, backend="auto", subsampling="420"):
         self._lib = library()
         self._handle = ctypes.c_void_p()
+        # One call at a time on the handle: a JPEG is read before the next call replaces it.
+        self._lock = threading.RLock()
+        self._markers = b""
         code = BACKENDS.get(backend, backend) if isinstance(backend, str) else backend
         if isinstance(code, str):
             raise ValueError("unknown backend %r" % (backend,))
@@ -211,27 +254,48 @@ class Encoder:
             tables.append((ctypes.c_uint16 * 64)(*[min(max(v, 0), 0xFFFF) for v in t]))
         self._check(self._lib.aml_jpeg_set_quant_tables(self._handle, tables[0], tables[1]))
 
+    def set_markers(self, segments=b"", exif=None, icc_profile=None, comment=None):
+        """Puts marker segments after the JFIF APP0 of every following JPEG: `segments` (whole
+        APP1..APP15 or COM segments, verbatim), then those `markers()` makes of `exif`,
+        `icc_profile` and `comment`. No arguments remove them. A malformed list raises
+        AmlJpegError (ERR_INVALID_ARGUMENT) and the markers set before stay."""
+        data = bytes(segments) + markers(exif, icc_profile, comment)
+        with self._lock:
+            self._set_markers(data)
+            self._markers = data
+
+    def _set_markers(self, data):
+        self._check(self._lib.aml_jpeg_set_markers(self._handle, data or None, len(data)))
+
     def set_busy_wait(self, milliseconds):
         """How long a hardware encoder waits for a device that is in use (negative: default)."""
         self._check(self._lib.aml_jpeg_set_busy_wait(self._handle, int(milliseconds)))
 
-    def encode(self, image, quality=90, width=None, height=None, format=None, stride=0):
-        """Encodes a numpy array, PIL image or raw buffer; returns the JPEG as bytes."""
+    def encode(self, image, quality=90, width=None, height=None, format=None, stride=0,
+               exif=None, icc_profile=None, comment=None):
+        """Encodes a numpy array, PIL image or raw buffer; returns the JPEG as bytes. `exif`,
+        `icc_profile` and `comment` go into this JPEG only, after the handle's own markers."""
         if self._handle.value is None:
             raise ValueError("encoder is closed")
         pixels, width, height, _, code = _pixels_of(image, width, height, format)
+        extra = markers(exif, icc_profile, comment)
         address, length, keep = _address(pixels)
         jpeg = ctypes.c_void_p()
         size = ctypes.c_size_t()
-        try:
-            self._check(self._lib.aml_jpeg_encode(self._handle, address, length, width, height,
-                                                  stride, code, quality, ctypes.byref(jpeg),
-                                                  ctypes.byref(size)))
-            return ctypes.string_at(jpeg, size.value)
-        finally:
-            # The bytes are copied: give the device back to other handles at once.
-            self._lib.aml_jpeg_release(self._handle)
-            del keep
+        with self._lock:
+            if extra:
+                self._set_markers(self._markers + extra)
+            try:
+                self._check(self._lib.aml_jpeg_encode(self._handle, address, length, width,
+                                                      height, stride, code, quality,
+                                                      ctypes.byref(jpeg), ctypes.byref(size)))
+                return ctypes.string_at(jpeg, size.value)
+            finally:
+                # The bytes are copied: give the device back to other handles at once.
+                self._lib.aml_jpeg_release(self._handle)
+                if extra:
+                    self._set_markers(self._markers)
+                del keep
 
     def encode_into(self, image, out, quality=90, width=None, height=None, format=None, stride=0):
         """Encodes into a writable buffer `out` (bytearray, numpy array); returns the length."""
@@ -239,9 +303,10 @@ class Encoder:
         address, length, keep = _address(pixels)
         out_address, out_len, out_keep = _writable_address(out)
         size = ctypes.c_size_t()
-        self._check(self._lib.aml_jpeg_encode_into(self._handle, address, length, width, height,
-                                                   stride, code, quality, out_address, out_len,
-                                                   ctypes.byref(size)))
+        with self._lock:
+            self._check(self._lib.aml_jpeg_encode_into(self._handle, address, length, width,
+                                                       height, stride, code, quality,
+                                                       out_address, out_len, ctypes.byref(size)))
         del keep, out_keep
         return size.value
 

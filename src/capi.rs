@@ -513,6 +513,37 @@ pub unsafe extern "C" fn aml_jpeg_set_quant_tables(
     })
 }
 
+/// Puts marker segments into every following JPEG of this handle, on every backend: right
+/// after its JFIF APP0, verbatim and in order. `segments` is a sequence of whole APP1..APP15
+/// (`FF E1`..`FF EF`) or COM (`FF FE`) segments, each with its big-endian length (which counts
+/// the two length bytes and the data, so at most 65,535); `len` 0 removes them. A malformed
+/// list (another marker, APP0, a length that does not match `len`) is refused with
+/// AML_JPEG_ERR_INVALID_ARGUMENT and the markers set before stay. aml_jpeg_max_output_size()
+/// counts them.
+///
+/// # Safety
+/// `enc` is a live handle; `segments` is NULL or points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_set_markers(
+    enc: *mut aml_jpeg,
+    segments: *const u8,
+    len: size_t,
+) -> c_int {
+    with_handle(enc, |state| {
+        let bytes: &[u8] = if len == 0 {
+            &[]
+        } else if segments.is_null() {
+            return Err(Error::invalid(format!("segments is NULL but len is {len}")));
+        } else if len > isize::MAX as usize {
+            return Err(Error::invalid("len is larger than any buffer can be"));
+        } else {
+            // SAFETY: non-NULL and `len` readable bytes per the contract.
+            unsafe { std::slice::from_raw_parts(segments, len) }
+        };
+        state.encoder.set_markers(bytes)
+    })
+}
+
 /// Zero-copy input: lends the device's input area for a `width`×`height` frame of `format`
 /// (AML_JPEG_FORMAT_NV12, _NV21, _I420 or _YUYV), described in `*input`. Write the frame's
 /// pixels there (the library fills the hardware's padding), then call

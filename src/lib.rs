@@ -24,6 +24,8 @@ pub mod hw;
 #[cfg(not(feature = "internals"))]
 mod hw;
 /// cbindgen:ignore
+pub mod markers;
+/// cbindgen:ignore
 pub mod quant;
 /// cbindgen:ignore
 #[cfg(feature = "software")]

@@ -441,27 +441,7 @@ fn zero_copy_input() {
         let buffer = enc
             .input_buffer(format, img.width as u32, img.height as u32)
             .unwrap();
-        // Write each plane row by row where the description says, at its stride.
-        for (index, plane) in frame.layout().planes().iter().enumerate() {
-            assert_eq!(
-                buffer.rows[index],
-                plane.rows,
-                "{} plane {index}",
-                format.name()
-            );
-            for y in 0..plane.rows {
-                let row = frame.row(index, y);
-                assert!(row.len() <= buffer.strides[index]);
-                // SAFETY: inside the input area the library lent us.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        row.as_ptr(),
-                        buffer.planes[index].add(y * buffer.strides[index]),
-                        row.len(),
-                    )
-                };
-            }
-        }
+        write_lent(&frame, &buffer);
         let zero_copy = enc.encode_input(90).unwrap().to_vec();
         assert_eq!(zero_copy, copied, "{}", format.name());
     }

@@ -42,6 +42,16 @@ enum Command {
         /// Pixel format of a raw frame: rgb24, bgr24, rgba32, bgra32, nv12, nv21, i420, yuyv, gray8.
         #[arg(long, value_parser = parse_format, requires = "size")]
         format: Option<PixelFormat>,
+        /// Put this EXIF block (a TIFF structure, with or without "Exif\0\0" in front) into the
+        /// JPEG as an APP1 segment.
+        #[arg(long, value_name = "FILE")]
+        exif: Option<PathBuf>,
+        /// Put this ICC profile into the JPEG (APP2 ICC_PROFILE segments).
+        #[arg(long, value_name = "FILE")]
+        icc: Option<PathBuf>,
+        /// Put this text into the JPEG as a COM segment.
+        #[arg(long)]
+        comment: Option<String>,
     },
     /// Measure the hardware path, the input layout, the software backend and scaling, as
     /// ratios (with the emulator beside this binary when there is no device).
@@ -94,6 +104,31 @@ fn parse_format(text: &str) -> Result<PixelFormat, String> {
     PixelFormat::from_name(text).ok_or_else(|| format!("unknown pixel format {text:?}"))
 }
 
+/// The segments of `--exif`, `--icc` and `--comment`, in that order.
+fn marker_segments(
+    exif: Option<PathBuf>,
+    icc: Option<PathBuf>,
+    comment: Option<String>,
+) -> Result<Vec<u8>, String> {
+    use amljpeg::markers;
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let mut segments = Vec::new();
+    if let Some(path) = &exif {
+        let segment = markers::exif_segment(&read(path)?);
+        segments.extend(segment.map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    if let Some(path) = &icc {
+        let segment = markers::icc_segments(&read(path)?);
+        segments.extend(segment.map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    if let Some(text) = comment {
+        segments.extend(markers::comment_segment(text.as_bytes()).map_err(|e| e.to_string())?);
+    }
+    Ok(segments)
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,7 +150,11 @@ fn run(cli: Cli) -> Result<(), String> {
             device,
             size,
             format,
+            exif,
+            icc,
+            comment,
         } => {
+            let segments = marker_segments(exif, icc, comment)?;
             let raw = size.zip(format).map(|((w, h), f)| (w, h, f));
             let image = image_file::read(&input, raw)?;
             let choice = match backend {
@@ -130,6 +169,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 SubsamplingArg::S422 => Subsampling::S422,
                 SubsamplingArg::S444 => Subsampling::S444,
             });
+            encoder.set_markers(&segments).map_err(|e| e.to_string())?;
             let frame = Frame::new(&image.pixels, image.width, image.height, 0, image.format)
                 .map_err(|e| e.to_string())?;
             let jpeg = encoder.encode(&frame, quality).map_err(|e| e.to_string())?;

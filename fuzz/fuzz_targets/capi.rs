@@ -1,6 +1,7 @@
 //! The C ABI's argument checking: random sizes, strides, formats, qualities and subsamplings
-//! over pixel buffers of random length. Nothing may crash or read past the buffer (ASan), and
-//! a refused call must leave the handle working.
+//! over pixel buffers of random length, and random marker segment lists. Nothing may crash or
+//! read past the buffer (ASan), a refused call must leave the handle working, and accepted
+//! markers follow the JFIF APP0 verbatim.
 #![no_main]
 
 use amljpeg::capi::*;
@@ -32,6 +33,14 @@ fuzz_target!(|data: &[u8]| {
             AML_JPEG_OK
         );
         aml_jpeg_set_subsampling(enc, (data[21] % 4) as i32);
+        let markers = &pixels[..pixels.len().min(data[22] as usize)];
+        let accepted = match aml_jpeg_set_markers(enc, markers.as_ptr(), markers.len()) {
+            AML_JPEG_OK => true,
+            st => {
+                assert_eq!(st, AML_JPEG_ERR_INVALID_ARGUMENT);
+                false
+            }
+        };
         let mut jpeg = std::ptr::null();
         let mut len = 0usize;
         let st = aml_jpeg_encode(
@@ -48,7 +57,10 @@ fuzz_target!(|data: &[u8]| {
         );
         if st == AML_JPEG_OK {
             let out = std::slice::from_raw_parts(jpeg, len);
-            assert!(out.starts_with(&[0xFF, 0xD8]) && out.ends_with(&[0xFF, 0xD9]));
+            assert!(out.starts_with(&[0xFF, 0xD8, 0xFF, 0xE0]) && out.ends_with(&[0xFF, 0xD9]));
+            if accepted {
+                assert_eq!(&out[20..20 + markers.len()], markers);
+            }
         } else {
             assert!(st < 0 && jpeg.is_null() && len == 0);
             let rgb = [7u8; 4 * 4 * 3];

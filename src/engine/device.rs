@@ -147,7 +147,7 @@ impl DeviceUse {
         for _ in 0..attempts {
             let session = lease.session(None)?;
             let until = deadline.max(Instant::now() + Duration::from_millis(1));
-            match session.encode(frame, quant, settings.subsampling, until) {
+            match session.encode(frame, settings.coding(quant), until) {
                 Ok(()) => {
                     lease.succeeded();
                     self.lease = Some(lease);
@@ -184,7 +184,7 @@ impl DeviceUse {
     ) -> Option<(Lease, usize)> {
         let pixels = frames.iter().map(|f| f.width() * f.height()).max()?;
         let mut lease = self.take(settings, settings.deadline(pixels)).ok()?;
-        let stride = hw::pipeline::slot_stride(&mut lease, frames, quant, settings.subsampling)?;
+        let stride = hw::pipeline::slot_stride(&mut lease, frames, settings.coding(quant))?;
         Some((lease, stride))
     }
 
@@ -216,7 +216,7 @@ impl DeviceUse {
         };
         let session = lease.session(None)?;
         let (w, h) = session.lent_size().unwrap_or((0, 0));
-        match session.encode_lent(quant, settings.subsampling, settings.deadline(w * h)) {
+        match session.encode_lent(settings.coding(quant), settings.deadline(w * h)) {
             Ok(()) => {
                 lease.succeeded();
                 self.lease = Some(lease);

@@ -9,6 +9,8 @@ mod settings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Frame, PixelFormat, Subsampling};
 use crate::hw::buffers::DeviceInfo;
+use crate::hw::header::FILE_HEADER_LEN;
+use crate::markers::Markers;
 use crate::quant::{QuantTables, Quantisation};
 use device::DeviceUse;
 use output::SoftwareOutput;
@@ -105,6 +107,13 @@ impl Encoder {
         self.settings.tables = tables;
     }
 
+    /// Puts these APPn/COM segments after the JFIF APP0 of every following JPEG (empty: none).
+    /// A malformed list is refused and the previous one stays.
+    pub fn set_markers(&mut self, segments: &[u8]) -> Result<()> {
+        self.settings.markers = Markers::new(segments)?;
+        Ok(())
+    }
+
     /// The backend that produced the last successful frame.
     pub fn last_backend(&self) -> Option<Backend> {
         self.last_backend
@@ -126,7 +135,13 @@ impl Encoder {
     /// The largest JPEG this handle can produce for a `width`×`height` frame.
     pub fn max_output_size(&self, width: usize, height: usize) -> Result<usize> {
         let software = self.software.bound(&self.settings, width, height);
-        let hardware = self.device.as_ref().and_then(DeviceUse::bitstream_len);
+        // The scan fits the bitstream buffer, after the driver's header the caller's replaces.
+        let head = FILE_HEADER_LEN + self.settings.markers.segments().len();
+        let hardware = self
+            .device
+            .as_ref()
+            .and_then(DeviceUse::bitstream_len)
+            .map(|len| len + head);
         match (software, hardware) {
             (Ok(s), Some(h)) => Ok(s.max(h)),
             (Ok(s), None) => Ok(s),
@@ -237,7 +252,9 @@ impl Encoder {
                     Instant::now()
                         + timeout.unwrap_or_else(|| default_timeout(f.width() * f.height()))
                 };
-                let sub = self.settings.subsampling;
+                // The coding borrows a copy: `hand_out` borrows the handle.
+                let settings = self.settings.clone();
+                let coding = settings.coding(&quant);
                 let mut hand_out = |i: usize, result: Result<&[u8]>| match result {
                     Ok(jpeg) => {
                         self.last_backend = Some(Backend::Hardware);
@@ -249,8 +266,7 @@ impl Encoder {
                     &mut lease,
                     stride,
                     frames,
-                    &quant,
-                    sub,
+                    coding,
                     deadline,
                     &mut hand_out,
                 )

@@ -1,5 +1,5 @@
-//! The software backend's side of a handle: libjpeg-turbo, made on first use, and the buffer
-//! its last JPEG lives in.
+//! The software backend's side of a handle: libjpeg-turbo, made on first use, the buffer its
+//! last JPEG lives in, and the caller's marker segments put after libjpeg-turbo's APP0.
 
 use super::settings::Settings;
 #[cfg(feature = "software")]
@@ -29,7 +29,8 @@ impl SoftwareOutput {
     /// A size that always holds the JPEG of a `width`×`height` frame.
     #[cfg(feature = "software")]
     pub fn bound(&self, settings: &Settings, width: usize, height: usize) -> Result<usize> {
-        software::max_output_size(width, height, settings.subsampling)
+        let image = software::max_output_size(width, height, settings.subsampling)?;
+        Ok(image + settings.markers.segments().len())
     }
 
     #[cfg(not(feature = "software"))]
@@ -85,7 +86,13 @@ impl SoftwareOutput {
             Some(s) => s,
             slot => slot.insert(SoftwareEncoder::new()?),
         };
-        encoder.encode(frame, quality, settings.subsampling, out)
+        // libjpeg-turbo writes after room for the segments; only SOI and APP0 move then.
+        let segments = settings.markers.segments();
+        let room = out
+            .get_mut(segments.len()..)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "no room for the marker segments"))?;
+        let len = encoder.encode(frame, quality, settings.subsampling, room)?;
+        crate::markers::insert_after_app0(out, len, segments)
     }
 
     #[cfg(not(feature = "software"))]

@@ -1,9 +1,11 @@
-//! A handle's settings: which backend, which device, subsampling, deadlines, tables; and how
-//! a quality and a frame size turn into quantisation and a deadline.
+//! A handle's settings: which backend, which device, subsampling, deadlines, tables, marker
+//! segments; and how a quality and a frame size turn into quantisation and a deadline.
 
 use super::BackendChoice;
 use crate::error::{Error, Result};
 use crate::format::Subsampling;
+use crate::hw::session::Coding;
+use crate::markers::Markers;
 use crate::quant::{QuantTables, Quantisation};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -45,6 +47,8 @@ pub struct Settings {
     pub busy_wait: Option<Duration>,
     /// Caller's tables; the quality is ignored while they are set.
     pub tables: Option<QuantTables>,
+    /// The caller's segments after each JPEG's JFIF APP0.
+    pub markers: Markers,
 }
 
 impl Settings {
@@ -56,6 +60,16 @@ impl Settings {
             timeout: None,
             busy_wait: None,
             tables: None,
+            markers: Markers::default(),
+        }
+    }
+
+    /// How the device codes a frame quantised with `quant`.
+    pub fn coding<'a>(&'a self, quant: &'a Quantisation) -> Coding<'a> {
+        Coding {
+            quant,
+            subsampling: self.subsampling,
+            segments: self.markers.segments(),
         }
     }
 

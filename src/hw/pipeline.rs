@@ -3,25 +3,19 @@
 //! handed out before the next NEW_CMD, which overwrites the bitstream buffer.
 
 use super::geometry::{write_frame, Geometry};
-use super::session::Job;
+use super::session::{Coding, Job};
 use super::Lease;
 use crate::error::{ErrorKind, Result};
-use crate::format::{Frame, Subsampling};
-use crate::quant::Quantisation;
+use crate::format::Frame;
 use std::time::Instant;
 
 /// The spacing of the two input slots, when the device can take every frame this way.
-pub fn slot_stride(
-    lease: &mut Lease,
-    frames: &[Frame<'_>],
-    quant: &Quantisation,
-    subsampling: Subsampling,
-) -> Option<usize> {
+pub fn slot_stride(lease: &mut Lease, frames: &[Frame<'_>], coding: Coding<'_>) -> Option<usize> {
     let session = lease.session(None).ok()?;
     let mut extent = 0;
     for f in frames {
         let (w, h) = (f.width(), f.height());
-        session.admit(w, h, quant, subsampling).ok()?;
+        session.admit(w, h, coding.quant, coding.subsampling).ok()?;
         extent = extent.max(session.input_geometry(f.format(), w, h).ok()?.extent);
     }
     session.slot_stride(extent)
@@ -35,8 +29,7 @@ pub fn encode(
     lease: &mut Lease,
     stride: usize,
     frames: &[Frame<'_>],
-    quant: &Quantisation,
-    subsampling: Subsampling,
+    coding: Coding<'_>,
     deadline: impl Fn(&Frame<'_>) -> Instant,
     done: &mut impl FnMut(usize, Result<&[u8]>),
 ) -> std::result::Result<(), usize> {
@@ -55,7 +48,7 @@ pub fn encode(
             return Err(i);
         };
         if let Some((j, lj, until)) = running.take() {
-            if finish(lease, j, &lj, quant, subsampling, until, done) {
+            if finish(lease, j, &lj, coding, until, done) {
                 // The device was reset: this frame's slot is gone; lay it out again.
                 let Ok(again) = lay_out(lease) else {
                     return Err(i);
@@ -69,8 +62,7 @@ pub fn encode(
         };
         let job = Job {
             geometry: &geometry,
-            quant,
-            subsampling,
+            coding,
         };
         match session.start(job, slot * stride) {
             Ok(()) => running = Some((i, geometry, until)),
@@ -81,7 +73,7 @@ pub fn encode(
         }
     }
     if let Some((j, lj, until)) = running {
-        finish(lease, j, &lj, quant, subsampling, until, done);
+        finish(lease, j, &lj, coding, until, done);
     }
     Ok(())
 }
@@ -91,16 +83,11 @@ fn finish(
     lease: &mut Lease,
     j: usize,
     geometry: &Geometry,
-    quant: &Quantisation,
-    subsampling: Subsampling,
+    coding: Coding<'_>,
     until: Instant,
     done: &mut impl FnMut(usize, Result<&[u8]>),
 ) -> bool {
-    let job = Job {
-        geometry,
-        quant,
-        subsampling,
-    };
+    let job = Job { geometry, coding };
     let finished = lease
         .session(None)
         .and_then(|s| s.finish(job, until.max(Instant::now())));

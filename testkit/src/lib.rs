@@ -1,5 +1,6 @@
 //! What the tests of every crate share: the test photographs, synthetic frames, decoding with
-//! libjpeg-turbo, PSNR, and scratch directories. Dev-only.
+//! libjpeg-turbo, PSNR, scratch directories, and running programs built for the target.
+//! Dev-only.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,4 +102,21 @@ pub fn scratch_dir(prefix: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A command for a program built for the target: prefixed with `$AMLJPEG_TEST_RUNNER` (e.g.
+/// `qemu-arm -L /usr/arm-linux-gnueabihf` when testing armhf without binfmt_misc).
+pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    match std::env::var("AMLJPEG_TEST_RUNNER")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+    {
+        Some(runner) => {
+            let mut words = runner.split_whitespace();
+            let mut cmd = std::process::Command::new(words.next().unwrap());
+            cmd.args(words).arg(program);
+            cmd
+        }
+        None => std::process::Command::new(program),
+    }
 }

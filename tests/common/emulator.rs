@@ -31,22 +31,7 @@ pub fn state_dir() -> PathBuf {
     amljpeg_testkit::scratch_dir("amljpeg-test")
 }
 
-/// A command for a program built for the target: prefixed with `$AMLJPEG_TEST_RUNNER` (e.g.
-/// `qemu-arm -L /usr/arm-linux-gnueabihf` when testing armhf without binfmt_misc).
-pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    match std::env::var("AMLJPEG_TEST_RUNNER")
-        .ok()
-        .filter(|r| !r.trim().is_empty())
-    {
-        Some(runner) => {
-            let mut words = runner.split_whitespace();
-            let mut cmd = Command::new(words.next().unwrap());
-            cmd.args(words).arg(program);
-            cmd
-        }
-        None => Command::new(program),
-    }
-}
+pub use amljpeg_testkit::target_command;
 
 /// True inside the child. Outside, runs test `name` of this binary in a child with the
 /// emulator preloaded and `env` set, once per driver generation (E, then J) unless `env`

@@ -187,3 +187,23 @@ pub fn dqt_tables(jpeg: &[u8]) -> Vec<(u8, Vec<u8>)> {
     }
     out
 }
+
+/// Writes `frame` into the device's input area lent by `Encoder::input_buffer`, plane by plane
+/// and row by row at the strides the description gives, checking it matches the frame.
+pub fn write_lent(frame: &amljpeg::Frame<'_>, input: &amljpeg::engine::InputBuffer) {
+    for (index, plane) in frame.layout().planes().iter().enumerate() {
+        assert_eq!(input.rows[index], plane.rows, "plane {index}");
+        for y in 0..plane.rows {
+            let row = frame.row(index, y);
+            assert!(row.len() <= input.strides[index]);
+            // SAFETY: inside the input area the library lent, at its stride.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    row.as_ptr(),
+                    input.planes[index].add(y * input.strides[index]),
+                    row.len(),
+                )
+            };
+        }
+    }
+}

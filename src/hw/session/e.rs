@@ -1,9 +1,10 @@
 //! The E generation's side of a session (Meson8b / Odroid C1): its limits, set-up, and a job
 //! as separate ioctls (size, quality, tables, the 7-word NEW_CMD), completion confirmed with
-//! GET_STAGE, and the output in the bitstream buffer behind the driver's own header.
+//! GET_STAGE, and the scan in the bitstream buffer behind the driver's own header.
 
-use super::{device_error, verify_all, Job, Output, Session};
+use super::{device_error, verify_all, Job, Scan, Session};
 use crate::error::{Error, ErrorKind, Result};
+use crate::format::Subsampling;
 use crate::hw::buffers::BufferInfo;
 use crate::hw::output;
 use crate::hw::protocol::{self as p, e, e::Buffer};
@@ -43,7 +44,7 @@ impl Session {
                 "an input slot outside the input area",
             ));
         }
-        let quality = self.set_e_tables(job.quant)?;
+        let quality = self.set_e_tables(job.coding.quant)?;
         let fd = self.fd();
         // Width, height and quality are driver globals: set them for every frame and make sure
         // the size was taken (a refused size writes the maximum back).
@@ -71,8 +72,8 @@ impl Session {
         e::new_cmd(fd, &cmd).map_err(|e| device_error("NEW_CMD", e))
     }
 
-    /// Waits for the job and finds its JPEG in the bitstream buffer.
-    pub(super) fn finish_e(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
+    /// Waits for the job, checks the driver's header and finds the scan behind it.
+    pub(super) fn finish_e(&mut self, job: Job<'_>, deadline: Instant) -> Result<Scan> {
         self.wait(deadline, true)?;
         let size =
             e::get_output_size(self.fd()).map_err(|e| device_error("GET_OUTPUT_SIZE", e))? as usize;
@@ -97,8 +98,11 @@ impl Session {
                 .map_err(|e| device_error("FLUSH_CACHE", e))?;
         }
         self.rule = resolved.rule.or(known);
-        self.output = Output::Mapped(bitstream.start..bitstream.start + resolved.len);
-        Ok(())
+        check_driver_header(job, &self.region(bitstream.clone())[..p::HEADER_LEN])?;
+        Ok(Scan {
+            range: bitstream.start + p::HEADER_LEN..bitstream.start + resolved.len,
+            append_eoi: false,
+        })
     }
 
     /// Points the E driver at the tables of `quant` and returns the quality to set: custom
@@ -117,4 +121,31 @@ impl Session {
         }
         Ok(quality)
     }
+}
+
+/// The driver's header carries the size, sampling and tables asked for: they are driver
+/// globals, and the E ones persist across opens.
+fn check_driver_header(job: Job<'_>, header: &[u8]) -> Result<()> {
+    let info = output::check_header(header)?;
+    let luma = &header[p::DQT_LUMA..p::DQT_LUMA + 64];
+    let chroma = &header[p::DQT_CHROMA..p::DQT_CHROMA + 64];
+    if !job.coding.quant.tables().matches_zigzag(luma, chroma) {
+        return Err(Error::device(
+            "the JPEG's quantisation tables are not the ones asked for",
+        ));
+    }
+    let want_v = if job.coding.subsampling == Subsampling::S422 {
+        1
+    } else {
+        2
+    };
+    if (info.width, info.height, info.h, info.v)
+        != (job.geometry.width, job.geometry.height, 2, want_v)
+    {
+        return Err(Error::device(format!(
+            "the JPEG header says {}x{} sampling {}x{}, not what was asked",
+            info.width, info.height, info.h, info.v
+        )));
+    }
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! The J generation's side of a session (GXBB / Odroid C2 and later): the level from the
 //! 7-word buffer info, a job as one 30-word NEW_CMD, completion through poll alone (its stage
-//! is sticky), and the output as a separate header and scan.
+//! is sticky), and the scan at the start of the bitstream buffer (the header the driver writes
+//! into its assist buffer is never read: the library knows it).
 
-use super::{device_error, verify_all, Job, Output, Session};
+use super::{device_error, verify_all, Job, Scan, Session};
 use crate::error::{Error, Result};
 use crate::hw::buffers::BufferInfo;
 use crate::hw::protocol::{self as p, j};
@@ -21,8 +22,8 @@ pub(super) fn limits(fd: BorrowedFd<'_>) -> Result<(BufferInfo, u32, u32)> {
 }
 
 impl Session {
-    pub(super) fn run_j(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
-        let Quantisation::Quality(quality) = *job.quant else {
+    pub(super) fn run_j(&mut self, job: Job<'_>, deadline: Instant) -> Result<Scan> {
+        let Quantisation::Quality(quality) = *job.coding.quant else {
             return Err(Error::unsupported(
                 "the J driver takes a quality, not tables",
             ));
@@ -49,40 +50,25 @@ impl Session {
         let [head_bytes, size] =
             j::get_output_size(self.fd()).map_err(|e| device_error("GET_OUTPUT_SIZE", e))?;
         let (head_bytes, size) = (head_bytes as usize, size as usize);
-        // The header is ours, not read back: the CPU may hold a stale copy of the assist
-        // buffer (no ioctl invalidates it), and its bytes follow from what we asked.
+        // The driver's header, to read the scan against: built, not read back, since the CPU
+        // may hold a stale copy of the assist buffer (no ioctl invalidates it).
         let header = header::build(
             geometry.width as u16,
             geometry.height as u16,
-            job.subsampling,
-            &job.quant.tables(),
+            job.coding.subsampling,
+            &job.coding.quant.tables(),
         );
-        let buffers = self.info.buffers.clone();
-        if size + 2 > buffers.bitstream.len() {
+        let bitstream = self.info.buffers.bitstream.clone();
+        if size + 2 > bitstream.len() {
             self.too_long(job, size)?;
         }
-        let bitstream = self.region(buffers.bitstream.clone());
-        let resolved = output::resolve_scan(&header, bitstream, head_bytes, size, verify_all())?;
-        // One contiguous JPEG without copying the scan: the header goes into the unused gap
-        // just before the bitstream buffer, which the hardware never writes. A missing EOI
-        // cannot be added in place: J has no ioctl to clean the CPU's line in the DMA buffer.
-        let start = buffers.bitstream.start;
-        let used_before = buffers
-            .input
-            .end
-            .max(buffers.header.as_ref().map_or(0, |h| h.end));
-        if start >= used_before + p::HEADER_LEN && !resolved.append_eoi {
-            self.region(start - p::HEADER_LEN..start)
-                .copy_from_slice(&header);
-            self.output = Output::Mapped(start - p::HEADER_LEN..start + resolved.len);
-        } else {
-            let mut jpeg = header;
-            jpeg.extend_from_slice(&self.region(buffers.bitstream.clone())[..size]);
-            if resolved.append_eoi {
-                jpeg.extend_from_slice(&[0xFF, 0xD9]);
-            }
-            self.output = Output::Owned(jpeg);
-        }
-        Ok(())
+        let buf = self.region(bitstream.clone());
+        let resolved = output::resolve_scan(&header, buf, head_bytes, size, verify_all())?;
+        // A missing EOI cannot be added in place: J has no ioctl to clean the CPU's line in
+        // the DMA buffer.
+        Ok(Scan {
+            range: bitstream.start..bitstream.start + size,
+            append_eoi: resolved.append_eoi,
+        })
     }
 }

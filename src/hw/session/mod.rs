@@ -1,6 +1,8 @@
 //! One open of the device: open, identify the driver generation, map, CONFIG_INIT, then encode
 //! frames until an error makes the caller drop it (which unmaps, closes, and so powers the
-//! block down). What differs between the generations lives in [`e`] and [`j`].
+//! block down). What differs between the generations lives in [`e`] and [`j`]. Every JPEG
+//! handed out starts with the caller's header (libjpeg-turbo's, see [`header::file_header`]),
+//! put in front of the scan in the device's memory when a gap there holds it.
 
 mod e;
 mod j;
@@ -8,7 +10,8 @@ mod j;
 use super::bound::max_scan_bytes;
 use super::buffers::DeviceInfo;
 use super::geometry::{hardware_format, native_format, pad_in_place, write_frame, Geometry};
-use super::output::{self, SizeRule};
+use super::header;
+use super::output::SizeRule;
 use super::protocol::{self as p, fmt, Generation};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Frame, PixelFormat, Subsampling};
@@ -25,23 +28,38 @@ fn device_error(what: &str, errno: Errno) -> Error {
     Error::device(format!("{what} failed: {}", errno.desc()))
 }
 
+/// How a handle's frames are coded: quantisation, subsampling, and the caller's APPn/COM
+/// segments that follow the JFIF APP0 of each JPEG.
+#[derive(Clone, Copy)]
+pub struct Coding<'a> {
+    pub quant: &'a Quantisation,
+    pub subsampling: Subsampling,
+    pub segments: &'a [u8],
+}
+
 /// One frame's job: its input geometry and how it is coded.
 #[derive(Clone, Copy)]
 pub struct Job<'a> {
     pub geometry: &'a Geometry,
-    pub quant: &'a Quantisation,
-    pub subsampling: Subsampling,
+    pub coding: Coding<'a>,
 }
 
 impl Job<'_> {
     /// The output format (4:2:0 or 4:2:2; the hardware makes no usable 4:4:4).
     fn out_format(&self) -> u32 {
-        if self.subsampling == Subsampling::S422 {
+        if self.coding.subsampling == Subsampling::S422 {
             fmt::YUV422_SINGLE
         } else {
             fmt::YUV420
         }
     }
+}
+
+/// Where the driver left a frame's scan: absolute offsets in the map, EOI included unless
+/// `append_eoi` (J: it cannot be written in place).
+struct Scan {
+    range: Range<usize>,
+    append_eoi: bool,
 }
 
 /// Where a caller writes a frame itself (zero-copy input): each plane's start, bytes per row
@@ -58,7 +76,8 @@ enum Output {
     None,
     /// Contiguous in the map (absolute offsets).
     Mapped(Range<usize>),
-    /// Assembled in our memory (J, when no gap precedes the bitstream buffer or EOI is added).
+    /// Assembled in our memory (when no gap before the scan holds the header, or J's EOI is
+    /// added).
     Owned(Vec<u8>),
 }
 
@@ -73,6 +92,8 @@ pub struct Session {
     ext_table: Option<QuantTables>,
     /// The frame a caller is writing into the input area (zero-copy input).
     lent: Option<(PixelFormat, Geometry)>,
+    /// Bytes of JPEG copied out of the device's memory (see [`Session::copied_bytes`]).
+    copied: u64,
 }
 
 fn open_error(path: &Path, e: std::io::Error) -> Error {
@@ -140,6 +161,7 @@ impl Session {
             output: Output::None,
             ext_table: None,
             lent: None,
+            copied: 0,
         })
     }
 
@@ -184,6 +206,14 @@ impl Session {
         // SAFETY: the range lies inside our mapping (asserted); `&mut self` makes this the
         // only CPU-side view while it lives, and the hardware does not run between jobs.
         unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(r.start), r.len()) }
+    }
+
+    /// Bytes of JPEG this session copied into its own memory, because no gap before the scan
+    /// held the header (or J's missing EOI had to be added): zero on every level but E's HD
+    /// and very long marker segments. For tests and benchmarks.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
+    pub fn copied_bytes(&self) -> u64 {
+        self.copied
     }
 
     /// The last JPEG (after a successful [`Session::encode`] or [`Session::run`]).
@@ -244,12 +274,7 @@ impl Session {
 
     /// Encodes the frame written in place after [`Session::lend_input`]: its padding is filled
     /// by edge replication first.
-    pub fn encode_lent(
-        &mut self,
-        quant: &Quantisation,
-        subsampling: Subsampling,
-        deadline: Instant,
-    ) -> Result<()> {
+    pub fn encode_lent(&mut self, coding: Coding<'_>, deadline: Instant) -> Result<()> {
         let (format, geometry) = self
             .lent
             .take()
@@ -258,8 +283,7 @@ impl Session {
         self.run(
             Job {
                 geometry: &geometry,
-                quant,
-                subsampling,
+                coding,
             },
             deadline,
         )
@@ -269,17 +293,20 @@ impl Session {
     pub fn encode(
         &mut self,
         frame: &Frame<'_>,
-        quant: &Quantisation,
-        subsampling: Subsampling,
+        coding: Coding<'_>,
         deadline: Instant,
     ) -> Result<()> {
         // Refused before the input area is touched.
-        self.admit(frame.width(), frame.height(), quant, subsampling)?;
+        self.admit(
+            frame.width(),
+            frame.height(),
+            coding.quant,
+            coding.subsampling,
+        )?;
         let geometry = self.input_geometry(frame.format(), frame.width(), frame.height())?;
         let job = Job {
             geometry: &geometry,
-            quant,
-            subsampling,
+            coding,
         };
         self.lent = None;
         write_frame(frame, &geometry, self.input_area());
@@ -305,14 +332,14 @@ impl Session {
     /// [`Session::run`] for a job already admitted.
     fn execute(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
         self.output = Output::None;
-        match self.info.generation {
+        let scan = match self.info.generation {
             Generation::E => {
                 self.start_e(job, 0)?;
-                self.finish_e(job, deadline)?;
+                self.finish_e(job, deadline)?
             }
             Generation::J => self.run_j(job, deadline)?,
-        }
-        self.check_output(job)
+        };
+        self.assemble(job, scan)
     }
 
     /// The last word before NEW_CMD: the driver trusts what it is given, so only frames the
@@ -333,11 +360,12 @@ impl Session {
 
     /// [`Session::admit`] for a job's frame.
     fn admit_job(&self, job: Job<'_>) -> Result<()> {
+        let Job { geometry, coding } = job;
         self.admit(
-            job.geometry.width,
-            job.geometry.height,
-            job.quant,
-            job.subsampling,
+            geometry.width,
+            geometry.height,
+            coding.quant,
+            coding.subsampling,
         )
     }
 
@@ -371,39 +399,54 @@ impl Session {
 
     /// Waits for the frame [`Session::start`] started and checks its JPEG.
     pub fn finish(&mut self, job: Job<'_>, deadline: Instant) -> Result<()> {
-        self.finish_e(job, deadline)?;
-        self.check_output(job)
+        let scan = self.finish_e(job, deadline)?;
+        self.assemble(job, scan)
     }
 
-    /// The cheap checks every JPEG gets: the header is the driver's, with the size, sampling
-    /// and tables asked for.
-    fn check_output(&mut self, job: Job<'_>) -> Result<()> {
-        let jpeg = self.output();
-        let header = output::check_header(jpeg)?;
-        // The tables are driver globals and the E ones persist across opens: make sure the
-        // JPEG carries the ones asked for.
-        if !job.quant.tables().matches_zigzag(
-            &jpeg[p::DQT_LUMA..p::DQT_LUMA + 64],
-            &jpeg[p::DQT_CHROMA..p::DQT_CHROMA + 64],
-        ) {
-            self.output = Output::None;
-            return Err(Error::device(
-                "the JPEG's quantisation tables are not the ones asked for",
-            ));
-        }
-        let want_v = if job.subsampling == Subsampling::S422 {
-            1
-        } else {
-            2
-        };
-        if (header.width, header.height, header.h, header.v)
-            != (job.geometry.width, job.geometry.height, 2, want_v)
-        {
-            self.output = Output::None;
-            return Err(Error::device(format!(
-                "the JPEG header says {}x{} sampling {}x{}, not what was asked",
-                header.width, header.height, header.h, header.v
-            )));
+    /// Puts the caller's header in front of the scan: in the device's memory when the gap
+    /// before the scan holds it (the space after the input area and J's assist buffer, and on
+    /// E the driver's own header, whose cache lines are cleaned after), else by copying.
+    fn assemble(&mut self, job: Job<'_>, scan: Scan) -> Result<()> {
+        let Job { geometry, coding } = job;
+        let head = header::file_header(
+            geometry.width as u16,
+            geometry.height as u16,
+            coding.subsampling,
+            &coding.quant.tables(),
+            coding.segments,
+        );
+        let buffers = &self.info.buffers;
+        let bitstream_start = buffers.bitstream.start;
+        let gap_start = buffers
+            .input
+            .end
+            .max(buffers.header.as_ref().map_or(0, |h| h.end));
+        let at = scan.range.start.checked_sub(head.len());
+        match at {
+            Some(at) if at >= gap_start && !scan.append_eoi => {
+                self.region(at..scan.range.start).copy_from_slice(&head);
+                if scan.range.start > bitstream_start {
+                    // E: the driver's header lay there; what the CPU wrote over it sits in
+                    // dirty lines of the DMA buffer until cleaned (docs/driver.md §7).
+                    let end = (scan.range.start - bitstream_start) as u32;
+                    p::e::flush_cache(self.fd(), p::e::Buffer::Bitstream, 0, end)
+                        .map_err(|e| device_error("FLUSH_CACHE", e))?;
+                }
+                self.output = Output::Mapped(at..scan.range.end);
+            }
+            _ => {
+                let eoi: &[u8] = if scan.append_eoi { &[0xFF, 0xD9] } else { &[] };
+                let mut jpeg = Vec::new();
+                jpeg.try_reserve_exact(head.len() + scan.range.len() + eoi.len())
+                    .map_err(|_| {
+                        Error::new(ErrorKind::OutOfMemory, "cannot allocate the JPEG's copy")
+                    })?;
+                jpeg.extend_from_slice(&head);
+                jpeg.extend_from_slice(self.region(scan.range));
+                jpeg.extend_from_slice(eoi);
+                self.copied += jpeg.len() as u64;
+                self.output = Output::Owned(jpeg);
+            }
         }
         Ok(())
     }
@@ -413,7 +456,7 @@ impl Session {
     /// else the device reported nonsense (the caller's check then fails it as a device error).
     fn too_long(&self, job: Job<'_>, size: usize) -> Result<()> {
         let (w, h) = (job.geometry.width, job.geometry.height);
-        let worst = max_scan_bytes(w, h, job.subsampling, &job.quant.tables());
+        let worst = max_scan_bytes(w, h, job.coding.subsampling, &job.coding.quant.tables());
         if size <= worst + p::HEADER_LEN {
             return Err(Error::unsupported(format!(
                 "the JPEG of this {w}x{h} frame ({size} bytes) does not fit the device's {}-byte \
