@@ -136,6 +136,23 @@
 #define AML_JPEG_FORMAT_GRAY8 8
 
 /**
+ * How the last frame's pixels reached the encoder: the library's CPU read them (it laid them
+ * out for the device, or encoded them in software).
+ */
+#define AML_JPEG_INPUT_CPU 0
+
+/**
+ * The caller wrote them into the device's input area (aml_jpeg_input_buffer()).
+ */
+#define AML_JPEG_INPUT_IN_PLACE 1
+
+/**
+ * The device read them from the caller's dma-buf itself (aml_jpeg_encode_dmabuf()): the CPU
+ * touched none.
+ */
+#define AML_JPEG_INPUT_DMABUF 2
+
+/**
  * Chroma subsampling 4:2:0 (the default).
  */
 #define AML_JPEG_SUBSAMPLING_420 0
@@ -245,6 +262,35 @@ int aml_jpeg_encode(aml_jpeg *enc,
                     size_t *jpeg_len);
 
 /**
+ * Encodes the frame that lies in the dma-buf `fd` from byte `offset` (`len` bytes of it),
+ * laid out as for aml_jpeg_encode(): `stride` is the first plane's row length (0: packed),
+ * NV12/NV21 chroma follows at `stride * height`, I420's planes after it. Any mappable
+ * descriptor works (a memfd, a V4L2 `VIDIOC_EXPBUF` or DRM export, a udmabuf), on every
+ * backend and driver. On the newer vendor kernels' driver, when the frame starts the buffer
+ * (`offset` 0), its sides are multiples of 16 and it is NV12, NV21, YUYV or RGB24 in the
+ * driver's own geometry (or, on SoCs that honour strides, rows 32-byte aligned), the device
+ * reads it itself and the CPU touches no pixel (aml_jpeg_last_input() then says
+ * AML_JPEG_INPUT_DMABUF). Otherwise the library maps the buffer read-only, reads it between
+ * the dma-buf's CPU-access syncs, and encodes it as aml_jpeg_encode() would. The descriptor is
+ * never closed or kept; the buffer must not shrink during the call. The JPEG's lifetime is
+ * aml_jpeg_encode()'s.
+ *
+ * # Safety
+ * `enc` is a live handle; `jpeg` and `jpeg_len` are writable.
+ */
+int aml_jpeg_encode_dmabuf(aml_jpeg *enc,
+                           int fd,
+                           size_t offset,
+                           size_t len,
+                           uint32_t width,
+                           uint32_t height,
+                           uint32_t stride,
+                           int format,
+                           int quality,
+                           const uint8_t **jpeg,
+                           size_t *jpeg_len);
+
+/**
  * Encodes `count` frames in order, calling `done(user, index, ...)` for each as it is ready.
  * On the hardware of the E generation (Odroid C1) the next frame is laid out while the device
  * still encodes the previous one, so a batch keeps the device busier than one call per frame;
@@ -311,6 +357,15 @@ int aml_jpeg_set_subsampling(aml_jpeg *enc, int subsampling);
  * `enc` is a live handle; `backend` is writable.
  */
 int aml_jpeg_last_backend(aml_jpeg *enc, int *backend);
+
+/**
+ * Stores in `*input` how the last successful frame's pixels reached the encoder:
+ * AML_JPEG_INPUT_CPU, _IN_PLACE or _DMABUF; AML_JPEG_ERR_INVALID_ARGUMENT before any frame.
+ *
+ * # Safety
+ * `enc` is a live handle; `input` is writable.
+ */
+int aml_jpeg_last_input(aml_jpeg *enc, int *input);
 
 /**
  * Gives the device back early: the JPEG from the last hardware aml_jpeg_encode() (or a taken

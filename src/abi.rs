@@ -84,6 +84,15 @@ pub const AML_JPEG_FORMAT_YUYV: c_int = 7;
 /// three components) a JPEG with neutral chroma.
 pub const AML_JPEG_FORMAT_GRAY8: c_int = 8;
 
+/// How the last frame's pixels reached the encoder: the library's CPU read them (it laid them
+/// out for the device, or encoded them in software).
+pub const AML_JPEG_INPUT_CPU: c_int = 0;
+/// The caller wrote them into the device's input area (aml_jpeg_input_buffer()).
+pub const AML_JPEG_INPUT_IN_PLACE: c_int = 1;
+/// The device read them from the caller's dma-buf itself (aml_jpeg_encode_dmabuf()): the CPU
+/// touched none.
+pub const AML_JPEG_INPUT_DMABUF: c_int = 2;
+
 /// Chroma subsampling 4:2:0 (the default).
 pub const AML_JPEG_SUBSAMPLING_420: c_int = 0;
 /// Chroma subsampling 4:2:2.

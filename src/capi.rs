@@ -243,6 +243,51 @@ pub unsafe extern "C" fn aml_jpeg_encode(
     })
 }
 
+/// Encodes the frame that lies in the dma-buf `fd` from byte `offset` (`len` bytes of it),
+/// laid out as for aml_jpeg_encode(): `stride` is the first plane's row length (0: packed),
+/// NV12/NV21 chroma follows at `stride * height`, I420's planes after it. Any mappable
+/// descriptor works (a memfd, a V4L2 `VIDIOC_EXPBUF` or DRM export, a udmabuf), on every
+/// backend and driver. On the newer vendor kernels' driver, when the frame starts the buffer
+/// (`offset` 0), its sides are multiples of 16 and it is NV12, NV21, YUYV or RGB24 in the
+/// driver's own geometry (or, on SoCs that honour strides, rows 32-byte aligned), the device
+/// reads it itself and the CPU touches no pixel (aml_jpeg_last_input() then says
+/// AML_JPEG_INPUT_DMABUF). Otherwise the library maps the buffer read-only, reads it between
+/// the dma-buf's CPU-access syncs, and encodes it as aml_jpeg_encode() would. The descriptor is
+/// never closed or kept; the buffer must not shrink during the call. The JPEG's lifetime is
+/// aml_jpeg_encode()'s.
+///
+/// # Safety
+/// `enc` is a live handle; `jpeg` and `jpeg_len` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_encode_dmabuf(
+    enc: *mut aml_jpeg,
+    fd: c_int,
+    offset: size_t,
+    len: size_t,
+    width: u32,
+    height: u32,
+    stride: u32,
+    format: c_int,
+    quality: c_int,
+    jpeg: *mut *const u8,
+    jpeg_len: *mut size_t,
+) -> c_int {
+    with_handle(enc, |state| {
+        publish_jpeg(jpeg, jpeg_len, || {
+            if fd < 0 {
+                return Err(Error::invalid(format!("fd {fd} is not a descriptor")));
+            }
+            let format = PixelFormat::from_raw(format)
+                .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))?;
+            // SAFETY: only borrowed for this call; an fd that is not open fails its fstat.
+            let buffer = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            state
+                .encoder
+                .encode_dmabuf(buffer, offset, len, width, height, stride, format, quality)
+        })
+    })
+}
+
 /// One frame of a batch (see aml_jpeg_encode_batch()); the fields mean what the arguments of
 /// aml_jpeg_encode() of the same names mean.
 #[repr(C)]
@@ -429,6 +474,27 @@ pub unsafe extern "C" fn aml_jpeg_last_backend(enc: *mut aml_jpeg, backend: *mut
         };
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { *backend = value };
+        Ok(())
+    })
+}
+
+/// Stores in `*input` how the last successful frame's pixels reached the encoder:
+/// AML_JPEG_INPUT_CPU, _IN_PLACE or _DMABUF; AML_JPEG_ERR_INVALID_ARGUMENT before any frame.
+///
+/// # Safety
+/// `enc` is a live handle; `input` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn aml_jpeg_last_input(enc: *mut aml_jpeg, input: *mut c_int) -> c_int {
+    with_handle(enc, |state| {
+        if input.is_null() {
+            return Err(Error::invalid("input is NULL"));
+        }
+        let path = state
+            .encoder
+            .last_input()
+            .ok_or_else(|| Error::invalid("no frame has been encoded yet"))?;
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { *input = path.raw() };
         Ok(())
     })
 }

@@ -12,6 +12,8 @@
 pub mod abi;
 pub mod capi;
 /// cbindgen:ignore
+mod dmabuf;
+/// cbindgen:ignore
 pub mod engine;
 /// cbindgen:ignore
 pub mod error;
@@ -31,7 +33,7 @@ pub mod quant;
 #[cfg(feature = "software")]
 mod software;
 
-pub use engine::{Backend, BackendChoice, Encoder};
+pub use engine::{Backend, BackendChoice, Encoder, InputPath};
 pub use error::{Error, ErrorKind, Result};
 pub use format::{Frame, FrameLayout, PixelFormat, Subsampling};
 pub use hw::buffers::{BufferInfo, DeviceInfo};

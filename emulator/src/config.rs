@@ -73,9 +73,31 @@ pub enum Generation {
     J,
 }
 
+/// The SoCs whose media_modules driver takes the C1+ path: strides and block mode honoured
+/// (docs/driver.md §8). Every other SoC reads the input with the canvas geometry.
+pub const STRIDE_SOCS: [&str; 4] = ["c1", "t7", "t3", "s5"];
+
+/// J's GET_DEVINFO string for a SoC: "AML-GXBB" on GXBB, "AML-GXTVBB" from GXL on (so the
+/// string cannot tell a T7 from an SM1).
+pub fn devinfo_of(soc: &str) -> &'static str {
+    if soc == "gxbb" {
+        "AML-GXBB"
+    } else {
+        "AML-GXTVBB"
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub generation: Generation,
+    /// J as in Amlogic's media_modules tree (4.9 / 5.4 / 5.15 kernels): the inited checks, the
+    /// mmap bound, the area size check, QUERY_DMA_SUPPORT, CONFIG/RELEASE_DMA_INPUT, NEW_CMD2.
+    pub mm: bool,
+    /// MM: the `use_dma_io` module parameter QUERY_DMA_SUPPORT reports.
+    pub dma_io: bool,
+    /// The board's SoC, lower case as in its device tree's "amlogic,<soc>" ("meson8b", "gxbb",
+    /// "sm1", "t7", ...): the device tree the emulator shows, and on MM whether strides count.
+    pub soc: String,
     /// J: the GET_DEVINFO string (E always says "AML-M8").
     pub devinfo: String,
     /// The device path that appears (`/dev/jpegenc`).
@@ -112,6 +134,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             generation: Generation::E,
+            mm: false,
+            dma_io: true,
+            soc: "meson8b".into(),
             devinfo: "AML-GXBB".into(),
             path: "/dev/jpegenc".into(),
             reserve: 0x1800000,
@@ -207,12 +232,24 @@ impl Config {
         if let Some(v) = var("JPEGENC_EMU_GEN") {
             match v.to_ascii_uppercase().as_str() {
                 "E" => c.generation = Generation::E,
-                "J" => c.generation = Generation::J,
+                "J" => (c.generation, c.soc) = (Generation::J, "gxbb".into()),
+                // A G12/SM1-class board (Khadas VIM3, Odroid C4) on a vendor kernel.
+                "MM" => (c.generation, c.mm, c.soc) = (Generation::J, true, "sm1".into()),
                 _ => warn("JPEGENC_EMU_GEN", &v),
             }
         }
+        if let Some(v) = var("JPEGENC_EMU_SOC") {
+            c.soc = v.to_ascii_lowercase();
+        }
+        c.devinfo = devinfo_of(&c.soc).into();
         if let Some(v) = var("JPEGENC_EMU_DEVINFO") {
             c.devinfo = v;
+        }
+        if let Some(v) = var("JPEGENC_EMU_DMA") {
+            match parse_bool(&v) {
+                Some(b) => c.dma_io = b,
+                None => warn("JPEGENC_EMU_DMA", &v),
+            }
         }
         if let Some(v) = var("JPEGENC_EMU_J_HEADER") {
             match v.as_str() {
@@ -286,6 +323,21 @@ impl Config {
             c.state_dir = PathBuf::from(v);
         }
         c
+    }
+
+    /// MM on a C1+-class SoC: NEW_CMD's stride words are honoured.
+    pub fn honours_strides(&self) -> bool {
+        self.mm && STRIDE_SOCS.contains(&self.soc.as_str())
+    }
+
+    /// What the emulated board's `/proc/device-tree/compatible` holds.
+    pub fn compatible(&self) -> Vec<u8> {
+        let board = match self.soc.as_str() {
+            "meson8b" => "hardkernel,odroid-c1",
+            "gxbb" => "hardkernel,odroid-c2",
+            _ => "jpegenc-emu,board",
+        };
+        format!("{board}\0amlogic,{}\0", self.soc).into_bytes()
     }
 
     /// The time the modelled hardware takes for `pixels` (padded) pixels.

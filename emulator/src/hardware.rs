@@ -17,6 +17,11 @@ pub struct HwJob {
     pub mfdin_420: u32,
     /// Offset of the frame in the reserved block; `NO_INPUT`: the input is not in the block.
     pub input_base: u64,
+    /// 1: the frame is at the start of the imported dma-buf (MM's DMA_BUFF), handed over with
+    /// the job, not in the block.
+    pub dma: u32,
+    /// The C1+ path's y, u, v strides and luma height; all 0: the canvas geometry.
+    pub strides: [u32; 4],
     /// 1: the CPU's view of the output is coherent with memory (the relaxed cache model): the
     /// output lands in both. 0: only in memory, for the CPU to invalidate.
     pub coherent_output: u64,
@@ -41,7 +46,7 @@ pub struct HwResult {
     pub stale: u32,
 }
 
-pub const JOB_BYTES: usize = 8 + 4 * 4 + 8 + 8 + 3 * 4 + 8 + 8 + 128;
+pub const JOB_BYTES: usize = 8 + 4 * 4 + 8 + 8 + 3 * 4 + 8 + 8 + 128 + 4 + 16;
 pub const RESULT_BYTES: usize = 12;
 
 impl HwJob {
@@ -60,6 +65,15 @@ impl HwJob {
         b.extend_from_slice(&self.room.to_le_bytes());
         b.extend_from_slice(&self.luma);
         b.extend_from_slice(&self.chroma);
+        for v in [
+            self.dma,
+            self.strides[0],
+            self.strides[1],
+            self.strides[2],
+            self.strides[3],
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
         b.try_into().expect("JOB_BYTES")
     }
 
@@ -81,6 +95,8 @@ impl HwJob {
             room: u64_at(60),
             luma: b[68..132].try_into().unwrap(),
             chroma: b[132..196].try_into().unwrap(),
+            dma: u32_at(196),
+            strides: std::array::from_fn(|i| u32_at(200 + 4 * i)),
         }
     }
 }
@@ -101,19 +117,37 @@ impl HwResult {
     }
 }
 
+/// The frame at `base` in `memory` as the hardware fetches it, in the canvas geometry.
+fn fetch(job: &HwJob, memory: &Memory, base: usize) -> Vec<u8> {
+    let (w, h) = (job.width as usize, job.height as usize);
+    if job.strides == [0; 4] {
+        let mut frame = vec![0u8; input::extent(job.input_format, w, h)];
+        memory.read(base, &mut frame);
+        frame
+    } else {
+        let strides = job.strides.map(|s| s as usize);
+        input::gather(job.input_format, w, h, strides, |at, out| {
+            memory.read(base + at, out)
+        })
+    }
+}
+
 /// Runs `job` against the CPU's view of the reserved block (`live`, what clients map) and the
 /// memory behind it as the device sees it (`phys`: the block and, past it, whatever the
-/// driver's output window reaches).
-pub fn run(job: &HwJob, live: &Memory, phys: &Memory) -> HwResult {
+/// driver's output window reaches); a DMA_BUFF job reads the imported buffer `dma`.
+pub fn run(job: &HwJob, live: &Memory, phys: &Memory, dma: Option<&Memory>) -> HwResult {
     let (w, h) = (job.width as usize, job.height as usize);
-    let extent = input::extent(job.input_format, w, h);
-    let mut source = vec![0u8; extent];
+    let mut source = vec![0u8; input::extent(job.input_format, w, h)];
     let mut stale = false;
-    if job.input_base != NO_INPUT {
-        live.read(job.input_base as usize, &mut source);
+    if job.dma != 0 {
+        if let Some(buffer) = dma {
+            source = fetch(job, buffer, 0);
+        }
+    } else if job.input_base != NO_INPUT {
+        let base = job.input_base as usize;
+        source = fetch(job, live, base);
         if job.strict_cache != 0 {
-            let mut seen = vec![0u8; extent];
-            phys.read(job.input_base as usize, &mut seen);
+            let seen = fetch(job, phys, base);
             stale = seen != source;
             source = seen;
         }
@@ -194,6 +228,8 @@ mod tests {
             room: 1234,
             luma: [3; 64],
             chroma: std::array::from_fn(|i| i as u8),
+            dma: 1,
+            strides: [2048, 2048, 0, 1080],
         };
         assert_eq!(HwJob::from_bytes(&job.to_bytes()), job);
         let r = HwResult {

@@ -1,7 +1,8 @@
 //! The encoder process. On the board the encode costs the client's process no CPU; so that a
 //! client's CPU time means the same here, the model's encoder runs in a helper process
 //! (`jpegenc-emu-hw`) that maps the same memfds. The client-side worker thread just waits for
-//! its answer, blocked in `read`.
+//! its answer, blocked in `read`. A DMA_BUFF job's imported buffer travels with the job as a
+//! descriptor (SCM_RIGHTS), so the helper reads it as the device would, by mapping it.
 
 use crate::hardware::{self, HwJob, HwResult, JOB_BYTES, RESULT_BYTES};
 use crate::memory::Memory;
@@ -82,9 +83,12 @@ impl HwProcess {
         })
     }
 
-    /// Runs one job in the helper and waits (blocked, no CPU) for its result.
-    pub fn run(&mut self, job: &HwJob) -> std::io::Result<HwResult> {
-        self.stream.write_all(&job.to_bytes())?;
+    /// Runs one job in the helper (with the imported buffer `dma` for DMA_BUFF jobs) and waits
+    /// (blocked, no CPU) for its result.
+    pub fn run(&mut self, job: &HwJob, dma: Option<&Memory>) -> std::io::Result<HwResult> {
+        let bytes = job.to_bytes();
+        let sent = send_with_fd(&self.stream, &bytes, dma.map(|m| m.fd.as_raw_fd()))?;
+        self.stream.write_all(&bytes[sent..])?;
         let mut reply = [0u8; RESULT_BYTES];
         self.stream.read_exact(&mut reply)?;
         Ok(HwResult::from_bytes(&reply))
@@ -122,9 +126,84 @@ pub fn serve() -> std::io::Result<()> {
     let phys = Memory::map(phys_fd, phys_len).map_err(std::io::Error::from_raw_os_error)?;
     let mut socket = socket;
     let mut request = [0u8; JOB_BYTES];
-    while socket.read_exact(&mut request).is_ok() {
-        let result = hardware::run(&HwJob::from_bytes(&request), &live, &phys);
+    loop {
+        let (got, fd) = recv_with_fd(&socket, &mut request)?;
+        if got == 0 {
+            return Ok(()); // the client went away
+        }
+        socket.read_exact(&mut request[got..])?;
+        let dma = fd
+            .map(Memory::map_shared_buffer)
+            .transpose()
+            .map_err(std::io::Error::from_raw_os_error)?;
+        let result = hardware::run(&HwJob::from_bytes(&request), &live, &phys, dma.as_ref());
         socket.write_all(&result.to_bytes())?;
     }
-    Ok(())
+}
+
+/// Room for one descriptor's control message.
+const CMSG_BUF: usize = 64;
+
+/// Sends the first bytes of `bytes` with `fd` attached (SCM_RIGHTS); returns how many went.
+fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: Option<i32>) -> std::io::Result<usize> {
+    let Some(fd) = fd else { return Ok(0) };
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let mut control = [0u8; CMSG_BUF];
+    // SAFETY: msghdr is plain data; zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as _;
+    // SAFETY: `msg` describes `control`, which has room for one header and one int.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(4) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>(), fd);
+    }
+    // SAFETY: `msg` points at live buffers for the duration of the call.
+    let sent = unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if sent < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
+/// Receives the first bytes of a job into `buf` and the descriptor sent with them, if any.
+fn recv_with_fd(stream: &UnixStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u8; CMSG_BUF];
+    // SAFETY: as in send_with_fd.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = CMSG_BUF as _;
+    // SAFETY: `msg` points at live buffers; received descriptors are close-on-exec.
+    let got = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if got < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: walking the control messages recvmsg filled in.
+    let fd = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (!cmsg.is_null()
+            && (*cmsg).cmsg_level == libc::SOL_SOCKET
+            && (*cmsg).cmsg_type == libc::SCM_RIGHTS)
+            .then(|| {
+                OwnedFd::from_raw_fd(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(cmsg).cast::<i32>(),
+                ))
+            })
+    };
+    Ok((got as usize, fd))
 }

@@ -58,7 +58,101 @@ pub fn extent(in_fmt: u32, width: usize, height: usize) -> usize {
     }
 }
 
-/// Y, Cb, Cr planes as the MFDIN hands them to the encoder.
+/// One plane as the hardware fetches it: where it starts, its row pitch, how many rows of how
+/// many bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PlaneFetch {
+    offset: usize,
+    stride: usize,
+    rows: usize,
+    bytes: usize,
+}
+
+/// The planes of `in_fmt` as the hardware fetches them, with the driver's canvas geometry
+/// (`strides` None) or, on the C1+ path, the command's y/u/v strides and luma height: rows
+/// padded to 16 are fetched either way, linearly past the plane when the height stride is
+/// shorter (as DMA reads memory). None for formats the stride path does not take.
+fn fetches(
+    in_fmt: u32,
+    width: usize,
+    height: usize,
+    strides: Option<[usize; 4]>,
+) -> Option<Vec<PlaneFetch>> {
+    let (pw, ph) = (align(width, 16), align(height, 16));
+    let f = |offset, stride, rows, bytes| PlaneFetch {
+        offset,
+        stride,
+        rows,
+        bytes,
+    };
+    Some(match (in_fmt, strides) {
+        (fmt::NV12 | fmt::NV21, None) => {
+            let s = align(width, 32);
+            vec![f(0, s, ph, pw), f(s * ph, s, ph / 2, pw)]
+        }
+        (fmt::NV12 | fmt::NV21, Some([y, u, _, h])) => {
+            vec![f(0, y, ph, pw), f(y * h, u, ph / 2, pw)]
+        }
+        (fmt::YUV420, None) => {
+            let s = align(width, 64);
+            vec![
+                f(0, s, ph, pw),
+                f(s * ph, s / 2, ph / 2, pw / 2),
+                f(s * ph * 5 / 4, s / 2, ph / 2, pw / 2),
+            ]
+        }
+        (fmt::YUV420, Some([y, u, v, h])) => vec![
+            f(0, y, ph, pw),
+            f(y * h, u, ph / 2, pw / 2),
+            f(y * h + u * h.div_ceil(2), v, ph / 2, pw / 2),
+        ],
+        (fmt::YUV422_SINGLE, None) => vec![f(0, align(2 * pw, 32), ph, 2 * pw)],
+        (fmt::YUV422_SINGLE, Some([y, ..])) => vec![f(0, y, ph, 2 * pw)],
+        (fmt::RGB888 | fmt::YUV444_SINGLE, None) => vec![f(0, align(3 * pw, 32), ph, 3 * pw)],
+        (fmt::RGB888 | fmt::YUV444_SINGLE, Some([y, ..])) => vec![f(0, y, ph, 3 * pw)],
+        _ => return None,
+    })
+}
+
+/// The bytes from the frame's base that the hardware reads for it (see [`fetches`]).
+pub fn span(in_fmt: u32, width: usize, height: usize, strides: Option<[usize; 4]>) -> usize {
+    match fetches(in_fmt, width, height, strides) {
+        Some(planes) => planes
+            .iter()
+            .map(|p| p.offset + (p.rows - 1) * p.stride + p.bytes)
+            .max()
+            .unwrap_or(0),
+        None => extent(in_fmt, width, height),
+    }
+}
+
+/// The frame the C1+ path fetches with `strides`, laid out in the canvas geometry that
+/// [`read`] takes: each plane's rows read through `fetch(offset, out)`.
+pub fn gather(
+    in_fmt: u32,
+    width: usize,
+    height: usize,
+    strides: [usize; 4],
+    fetch: impl Fn(usize, &mut [u8]),
+) -> Vec<u8> {
+    let mut out = vec![0u8; extent(in_fmt, width, height)];
+    let (Some(from), Some(to)) = (
+        fetches(in_fmt, width, height, Some(strides)),
+        fetches(in_fmt, width, height, None),
+    ) else {
+        fetch(0, &mut out);
+        return out;
+    };
+    for (a, b) in from.iter().zip(&to) {
+        for row in 0..b.rows {
+            let at = b.offset + row * b.stride;
+            fetch(a.offset + row * a.stride, &mut out[at..at + b.bytes]);
+        }
+    }
+    out
+}
+
+/// Y, Cb, Cr planes as the MFDIN hands them to the encoder./// Y, Cb, Cr planes as the MFDIN hands them to the encoder.
 pub struct Planes {
     pub y: Vec<u8>,
     pub cb: Vec<u8>,
@@ -315,6 +409,30 @@ mod tests {
         let p = read(&mem, fmt::NV21, w, h, true);
         assert_eq!((p.cb[0], p.cr[0]), (20, 10));
         assert_eq!((p.luma_width, p.luma_height, p.chroma_height), (32, 16, 8));
+    }
+
+    #[test]
+    fn the_stride_path_gathers_planes_into_the_canvas_geometry() {
+        // 1920x1080 NV12 with chroma right after 1080 rows, at a 2048-byte pitch.
+        let (w, h, pitch) = (1920usize, 1080usize, 2048usize);
+        let mut mem = vec![0u8; pitch * h * 3 / 2 + 8 * pitch];
+        mem[pitch * 1079 + 5] = 11; // last luma row
+        mem[pitch * h + 7] = 22; // first chroma row
+        let strides = [pitch, pitch, pitch, h];
+        let frame = gather(fmt::NV12, w, h, strides, |at, out| {
+            let n = out.len().min(mem.len().saturating_sub(at));
+            out[..n].copy_from_slice(&mem[at..at + n]);
+        });
+        let s = align(w, 32);
+        assert_eq!(frame.len(), extent(fmt::NV12, w, h));
+        assert_eq!((frame[s * 1079 + 5], frame[s * 1088 + 7]), (11, 22));
+        // Rows 1080..1088 of luma are fetched linearly: the chroma plane's first rows.
+        assert_eq!(frame[s * 1080 + 7], 22);
+        assert_eq!(
+            span(fmt::NV12, w, h, Some(strides)),
+            pitch * h + pitch * 543 + 1920
+        );
+        assert_eq!(span(fmt::NV12, w, h, None), extent(fmt::NV12, w, h));
     }
 
     #[test]

@@ -23,6 +23,32 @@ fn last_errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
+/// The size of a client's buffer without moving its file offset (which a duplicated
+/// descriptor shares): fstat, or for a dma-buf that reports none there, lseek and back.
+fn buffer_size(fd: &OwnedFd) -> Result<usize, i32> {
+    // SAFETY: fstat into a zeroed stat we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, on a descriptor we own.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(last_errno());
+    }
+    if st.st_size > 0 {
+        return Ok(st.st_size as usize);
+    }
+    // SAFETY: lseek on a descriptor we own, restoring the offset it had.
+    unsafe {
+        let here = libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_CUR);
+        let end = libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_END);
+        if here >= 0 {
+            libc::lseek(fd.as_raw_fd(), here, libc::SEEK_SET);
+        }
+        if end < 0 {
+            return Err(last_errno());
+        }
+        Ok(end as usize)
+    }
+}
+
 impl Memory {
     /// A new zeroed memfd of `len` bytes, mapped.
     pub fn new(name: &std::ffi::CStr, len: usize) -> Result<Memory, i32> {
@@ -42,12 +68,26 @@ impl Memory {
 
     /// Maps `len` bytes of an existing memfd (the encoder process receives them this way).
     pub fn map(fd: OwnedFd, len: usize) -> Result<Memory, i32> {
+        Memory::map_with(fd, len, libc::PROT_READ | libc::PROT_WRITE)
+    }
+
+    /// Maps a client's buffer (a dma-buf, or a memfd standing in for one) read-only, whole:
+    /// what the device's DMA can read of it. Never [`Memory::write`] to it.
+    pub fn map_shared_buffer(fd: OwnedFd) -> Result<Memory, i32> {
+        let len = buffer_size(&fd)?;
+        if len == 0 {
+            return Err(libc::EINVAL);
+        }
+        Memory::map_with(fd, len, libc::PROT_READ)
+    }
+
+    fn map_with(fd: OwnedFd, len: usize, prot: i32) -> Result<Memory, i32> {
         // SAFETY: a shared mapping of `len` bytes of a file that is at least that long.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len.max(1),
-                libc::PROT_READ | libc::PROT_WRITE,
+                prot,
                 libc::MAP_SHARED,
                 fd.as_raw_fd(),
                 0,

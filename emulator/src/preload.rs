@@ -138,14 +138,54 @@ fn release_if_unreferenced(open: &mut Option<OpenFile>) {
     }
 }
 
-/// Defines an `open`-family entry: the device path opens the emulated device, anything else
-/// goes to the next definition with the same arguments.
+/// The emulated board's device tree files: where a program looks for the SoC.
+const DEVICE_TREE_COMPATIBLE: [&[u8]; 2] = [
+    b"/proc/device-tree/compatible",
+    b"/sys/firmware/devicetree/base/compatible",
+];
+
+/// A read-only file holding the emulated board's `compatible`, for a device tree path.
+fn device_tree_file(path: *const c_char) -> Option<c_int> {
+    if path.is_null() {
+        return None;
+    }
+    // SAFETY: NUL-terminated per open()'s contract (checked non-NULL).
+    let name = unsafe { CStr::from_ptr(path) }.to_bytes();
+    if !DEVICE_TREE_COMPATIBLE.contains(&name) {
+        return None;
+    }
+    let content = driver().compatible();
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"compatible".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Some(-1);
+    }
+    // SAFETY: writing our bytes to our memfd, then rewinding it for the reader.
+    let ok = unsafe {
+        libc::write(fd, content.as_ptr().cast(), content.len()) == content.len() as isize
+            && libc::lseek(fd, 0, libc::SEEK_SET) == 0
+    };
+    if !ok {
+        // SAFETY: closing the memfd we made.
+        unsafe { libc::close(fd) };
+        set_errno(libc::EIO);
+        return Some(-1);
+    }
+    Some(fd)
+}
+
+/// Defines an `open`-family entry: the device path opens the emulated device, the device
+/// tree's `compatible` names the emulated SoC, anything else goes to the next definition with
+/// the same arguments.
 macro_rules! interpose_open {
     ($name:ident ($($arg:ident: $ty:ty),*), $path:ident, $flags:ident) => {
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
             if is_device($path) {
                 return open_device($flags);
+            }
+            if let Some(fd) = device_tree_file($path) {
+                return fd;
             }
             forward!($name: unsafe extern "C" fn($($ty),*) -> c_int, $($arg),*)
         }

@@ -25,6 +25,12 @@ pub struct Stats {
     pub writeback_bytes: u64,
     /// Jobs whose input starts at a non-zero offset in the input area (NEW_CMD word 4).
     pub offset_jobs: u64,
+    /// MM: jobs whose input came from an imported dma-buf (DMA_BUFF).
+    pub dma_jobs: u64,
+    /// MM: jobs started with NEW_CMD2.
+    pub cmd2_jobs: u64,
+    /// MM on a C1+-class SoC: jobs whose input was fetched with the command's strides.
+    pub strided_jobs: u64,
     /// Jobs whose model encode outlasted the modelled hardware time (completion came late).
     pub late_completions: u64,
     /// Microseconds from NEW_CMD to completion, summed over completed jobs.
@@ -52,6 +58,9 @@ impl Stats {
             ("eperm", self.eperm),
             ("maps", self.maps),
             ("offset_jobs", self.offset_jobs),
+            ("dma_jobs", self.dma_jobs),
+            ("cmd2_jobs", self.cmd2_jobs),
+            ("strided_jobs", self.strided_jobs),
             ("writeback_bytes", self.writeback_bytes),
             ("late_completions", self.late_completions),
             ("job_time_us", self.job_time_us),

@@ -5,11 +5,12 @@
 use super::settings::Settings;
 use super::BackendChoice;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{Frame, PixelFormat};
+use crate::format::{Frame, FrameLayout, PixelFormat};
 use crate::hw::buffers::DeviceInfo;
 use crate::hw::session::LentPlanes;
 use crate::hw::{self, Lease, SharedDevice};
 use crate::quant::Quantisation;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -175,6 +176,46 @@ impl DeviceUse {
         Err(last.expect("at least one attempt"))
     }
 
+    /// One frame the device reads from the caller's dma-buf itself (see
+    /// [`crate::hw::session::Session::encode_dmabuf`]); its JPEG stays there, leased.
+    /// `Unsupported` when this device or this frame does not allow it.
+    pub fn encode_dmabuf(
+        &mut self,
+        settings: &Settings,
+        buffer: BorrowedFd<'_>,
+        layout: &FrameLayout,
+        len: usize,
+        quant: &Quantisation,
+    ) -> Result<()> {
+        let pixels = layout.width * layout.height;
+        let mut lease = self.take(settings, settings.deadline(pixels))?;
+        let deadline = settings.deadline(pixels);
+        let session = lease.session(None)?;
+        let result = session.encode_dmabuf(buffer, layout, len, settings.coding(quant), deadline);
+        self.settle(lease, result)
+    }
+
+    /// After a job on `lease`: keep it when the job succeeded (its JPEG is in the device's
+    /// buffer); else count the failure against the device, unless the frame was only refused.
+    fn settle(&mut self, mut lease: Lease, result: Result<()>) -> Result<()> {
+        match result {
+            Ok(()) => {
+                lease.succeeded();
+                self.lease = Some(lease);
+                Ok(())
+            }
+            Err(e) => {
+                if !matches!(
+                    e.kind(),
+                    ErrorKind::Unsupported | ErrorKind::InvalidArgument
+                ) {
+                    lease.failed();
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// The device and the spacing of its two input slots, when this batch can be pipelined.
     pub fn for_pipeline(
         &self,
@@ -216,21 +257,7 @@ impl DeviceUse {
         };
         let session = lease.session(None)?;
         let (w, h) = session.lent_size().unwrap_or((0, 0));
-        match session.encode_lent(settings.coding(quant), settings.deadline(w * h)) {
-            Ok(()) => {
-                lease.succeeded();
-                self.lease = Some(lease);
-                Ok(())
-            }
-            Err(e) => {
-                if !matches!(
-                    e.kind(),
-                    ErrorKind::Unsupported | ErrorKind::InvalidArgument
-                ) {
-                    lease.failed();
-                }
-                Err(e)
-            }
-        }
+        let result = session.encode_lent(settings.coding(quant), settings.deadline(w * h));
+        self.settle(lease, result)
     }
 }

@@ -7,7 +7,7 @@ mod output;
 mod settings;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{Frame, PixelFormat, Subsampling};
+use crate::format::{Frame, FrameLayout, PixelFormat, Subsampling};
 use crate::hw::buffers::DeviceInfo;
 use crate::hw::header::FILE_HEADER_LEN;
 use crate::markers::Markers;
@@ -15,6 +15,7 @@ use crate::quant::{QuantTables, Quantisation};
 use device::DeviceUse;
 use output::SoftwareOutput;
 use settings::{default_timeout, Settings};
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,19 @@ pub enum Backend {
     Software,
 }
 
+c_enum! {
+    /// How a frame's pixels reached the encoder (`AML_JPEG_INPUT_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum InputPath {
+        /// The library's CPU read them (laid out for the device, or encoded in software).
+        Cpu = crate::abi::AML_JPEG_INPUT_CPU,
+        /// The caller wrote them into the device's input area.
+        InPlace = crate::abi::AML_JPEG_INPUT_IN_PLACE,
+        /// The device read them from the caller's dma-buf itself.
+        DmaBuf = crate::abi::AML_JPEG_INPUT_DMABUF,
+    }
+}
+
 /// Where the caller writes a frame straight into the device's input area.
 pub use crate::hw::session::LentPlanes as InputBuffer;
 
@@ -50,6 +64,7 @@ pub struct Encoder {
     device: Option<DeviceUse>,
     software: SoftwareOutput,
     last_backend: Option<Backend>,
+    last_input: Option<InputPath>,
 }
 
 impl Encoder {
@@ -71,6 +86,7 @@ impl Encoder {
             device,
             software: SoftwareOutput::default(),
             last_backend: None,
+            last_input: None,
         })
     }
 
@@ -119,6 +135,11 @@ impl Encoder {
         self.last_backend
     }
 
+    /// How the last successful frame's pixels reached the encoder.
+    pub fn last_input(&self) -> Option<InputPath> {
+        self.last_input
+    }
+
     /// Gives the device back: the JPEG returned by the last hardware encode is invalid from here.
     pub fn release(&mut self) {
         if let Some(device) = &mut self.device {
@@ -158,13 +179,13 @@ impl Encoder {
         }
     }
 
-    /// Whether this frame goes to the hardware first.
-    fn wants_hardware(&self, frame: &Frame<'_>, quant: &Quantisation) -> bool {
+    /// Whether a `width`×`height` frame goes to the hardware first.
+    fn wants_hardware(&self, width: usize, height: usize, quant: &Quantisation) -> bool {
         match (self.settings.choice, &self.device) {
             (BackendChoice::Software, _) | (_, None) => false,
             (BackendChoice::Hardware, _) => true,
             (BackendChoice::Auto, Some(device)) => {
-                device.auto_wants(&self.settings, frame.width(), frame.height(), quant)
+                device.auto_wants(&self.settings, width, height, quant)
             }
         }
     }
@@ -173,7 +194,8 @@ impl Encoder {
     pub fn encode(&mut self, frame: &Frame<'_>, quality: i32) -> Result<&[u8]> {
         self.release();
         let quant = self.settings.quantisation(quality)?;
-        if self.wants_hardware(frame, &quant) {
+        self.last_input = Some(InputPath::Cpu);
+        if self.wants_hardware(frame.width(), frame.height(), &quant) {
             let device = self.device.as_mut().expect("wants_hardware checked it");
             match device.encode(&self.settings, frame, &quant) {
                 Ok(()) => {
@@ -214,6 +236,7 @@ impl Encoder {
                 .software
                 .encode_into(&self.settings, frame, &quant, dst)?;
             self.last_backend = Some(Backend::Software);
+            self.last_input = Some(InputPath::Cpu);
             return Ok(len);
         }
         let jpeg = self.encode(frame, quality)?;
@@ -258,6 +281,7 @@ impl Encoder {
                 let mut hand_out = |i: usize, result: Result<&[u8]>| match result {
                     Ok(jpeg) => {
                         self.last_backend = Some(Backend::Hardware);
+                        self.last_input = Some(InputPath::Cpu);
                         done(i, Ok(jpeg));
                     }
                     Err(e) => self.fail_one(i, &frames[i], &quant, e, &mut done),
@@ -288,7 +312,9 @@ impl Encoder {
         frames: &[Frame<'_>],
         quant: &Quantisation,
     ) -> Option<(crate::hw::Lease, usize)> {
-        let all_want = frames.iter().all(|f| self.wants_hardware(f, quant));
+        let all_want = frames
+            .iter()
+            .all(|f| self.wants_hardware(f.width(), f.height(), quant));
         if frames.len() < 2 || !all_want {
             return None;
         }
@@ -341,6 +367,62 @@ impl Encoder {
         })?;
         device.encode_lent(&self.settings, &quant)?;
         self.last_backend = Some(Backend::Hardware);
+        self.last_input = Some(InputPath::InPlace);
         Ok(self.jpeg())
+    }
+
+    /// Encodes the frame that lies in the dma-buf (or other mappable buffer) `buffer` from
+    /// `offset`, `len` bytes of it, laid out as [`Encoder::encode`]'s frames are. The device
+    /// reads it itself where it can ([`InputPath::DmaBuf`]: the media_modules driver, the
+    /// frame at the buffer's start in a geometry the device reads); otherwise the buffer is
+    /// mapped for the CPU, read inside the dma-buf's CPU-access bracket, and encoded as any
+    /// frame. The descriptor is only borrowed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_dmabuf(
+        &mut self,
+        buffer: BorrowedFd<'_>,
+        offset: usize,
+        len: usize,
+        width: u32,
+        height: u32,
+        stride: u32,
+        format: PixelFormat,
+        quality: i32,
+    ) -> Result<&[u8]> {
+        self.release();
+        let layout = FrameLayout::new(format, width, height, stride)?;
+        if len < layout.min_len {
+            return Err(Error::invalid(format!(
+                "len {len} is too short: a {width}x{height} {} frame with this stride needs {}",
+                format.name(),
+                layout.min_len
+            )));
+        }
+        let quant = self.settings.quantisation(quality)?;
+        let size = crate::dmabuf::size(buffer)?;
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(Error::invalid(format!(
+                "the frame ({len} bytes from offset {offset}) runs past the end of the \
+                 {size}-byte buffer"
+            )));
+        }
+        let (w, h) = (layout.width, layout.height);
+        if offset == 0 && self.wants_hardware(w, h, &quant) {
+            let device = self.device.as_mut().expect("wants_hardware checked it");
+            match device.encode_dmabuf(&self.settings, buffer, &layout, len, &quant) {
+                Ok(()) => {
+                    self.last_backend = Some(Backend::Hardware);
+                    self.last_input = Some(InputPath::DmaBuf);
+                    return Ok(self.jpeg());
+                }
+                // Not for the device as it lies (or not at all): the CPU reads it below.
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                Err(e) if self.settings.choice == BackendChoice::Hardware => return Err(e),
+                Err(_) => {} // AUTO: the ordinary path below, which backs off the device.
+            }
+        }
+        let mapped = crate::dmabuf::MappedBuffer::map(buffer, offset, len)?;
+        let frame = Frame::new(mapped.bytes(), width, height, stride, format)?;
+        self.encode(&frame, quality)
     }
 }

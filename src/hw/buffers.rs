@@ -97,14 +97,28 @@ impl BufferInfo {
     }
 }
 
+/// What the media_modules driver (J on 4.9 / 5.4 / 5.15 vendor kernels) adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaModules {
+    /// Dma-buf input is enabled (QUERY_DMA_SUPPORT, the `use_dma_io` module parameter).
+    pub dma_input: bool,
+    /// The board's SoC from its device tree (or `$AML_JPEG_SOC`), if it says.
+    pub soc: Option<String>,
+    /// The driver reads the input with NEW_CMD2's strides (a C1+-class SoC).
+    pub honours_strides: bool,
+}
+
 /// What the device is, for `amljpeg info`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
     pub generation: Generation,
+    /// What GET_DEVINFO says ("AML-M8", "AML-GXBB", "AML-GXTVBB").
     pub soc: String,
     pub max_width: u32,
     pub max_height: u32,
     pub buffers: BufferInfo,
+    /// J: the media_modules driver's additions, when it is that driver.
+    pub media_modules: Option<MediaModules>,
 }
 
 /// E: the MFDIN size register holds the padded height in 12 bits (`(PW << 12) | PH`), so

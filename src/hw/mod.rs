@@ -7,6 +7,7 @@
 //! device never waits for a lease.
 
 pub mod annex_k;
+pub mod board;
 pub mod bound;
 pub mod buffers;
 pub mod geometry;

@@ -33,6 +33,8 @@ const SCRATCH_WORDS: usize = 32;
 
 /// NEW_CMD memory type: the input lives in the driver's own input area.
 pub const LOCAL_BUFF: u32 = 0;
+/// NEW_CMD memory type (media_modules): the input is the dma-buf CONFIG_DMA_INPUT imported.
+pub const DMA_BUFF: u32 = 3;
 
 /// Input/output formats (`jpegenc_frame_fmt`), the same in both generations.
 pub mod fmt {
@@ -210,7 +212,8 @@ pub mod e {
 }
 
 /// The J generation (magic 'J'): copy_to/from_user throughout; a short copy returns the count
-/// not copied, which these calls report as EFAULT.
+/// not copied, which these calls report as EFAULT. The media_modules driver (docs/driver.md
+/// §8) adds the dma-buf calls and NEW_CMD2; the 3.14 driver answers those EPERM.
 pub mod j {
     use super::{whole, SCRATCH_WORDS};
     use std::os::fd::{AsRawFd, BorrowedFd};
@@ -220,15 +223,105 @@ pub mod j {
     pub const BUFFINFO_WORDS: usize = 7;
     /// The assist (header) buffer's size.
     pub const ASSIST_SIZE: u32 = 0x2000;
+    /// Words of NEW_CMD2's `jpegenc_request_s` (72 bytes, which its request number encodes).
+    pub const REQUEST_WORDS: usize = 18;
 
     mod raw {
         use super::super::SCRATCH_WORDS;
-        use super::NEW_CMD_WORDS;
+        use super::{NEW_CMD_WORDS, REQUEST_WORDS};
         nix::ioctl_readwrite_bad!(get_buffinfo, request!(b'J', 0x00), [u32; SCRATCH_WORDS]);
         nix::ioctl_readwrite_bad!(get_devinfo, request!(b'J', 0xf0), [u8; 4 * SCRATCH_WORDS]);
         nix::ioctl_none_bad!(config_init, request!(b'J', 0x01));
         nix::ioctl_write_ptr_bad!(new_cmd, request!(b'J', 0x02), [u32; NEW_CMD_WORDS]);
         nix::ioctl_read_bad!(get_output_size, request!(b'J', 0x04), [u32; 2]);
+        nix::ioctl_read_bad!(query_dma_support, request!(b'J', 0x06), u32);
+        nix::ioctl_write_ptr_bad!(config_dma_input, request!(b'J', 0x07), i32);
+        nix::ioctl_none_bad!(release_dma_input, request!(b'J', 0x08));
+        nix::ioctl_write_ptr_bad!(
+            new_cmd2,
+            nix::request_code_write!(b'J', 0x09, 4 * REQUEST_WORDS),
+            [u32; REQUEST_WORDS]
+        );
+    }
+
+    /// NEW_CMD2's request, by name (the driver's field order is [`Request::words`]).
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Request {
+        pub mem_type: u32,
+        pub input_format: u32,
+        pub output_format: u32,
+        pub width: u32,
+        pub height: u32,
+        /// LOCAL: bytes to clean when `flush` is set.
+        pub framesize: u32,
+        pub quality: u32,
+        /// 1: the Annex K tables (libjpeg's, scaled by quality).
+        pub table: u32,
+        /// Bit 0: clean the input first (LOCAL).
+        pub flush: u32,
+        /// The C1+ path's plane strides and luma height (others read the canvas geometry).
+        pub strides: [u32; 3],
+        pub luma_rows: u32,
+    }
+
+    impl Request {
+        /// `jpegenc_request_s`: src, width, height, framesize, quality, table, flush, block
+        /// mode, type, input and output formats, y/u/v offsets (unused), y/u/v strides, height
+        /// stride.
+        pub fn words(&self) -> [u32; REQUEST_WORDS] {
+            let [y, u, v] = self.strides;
+            [
+                0,
+                self.width,
+                self.height,
+                self.framesize,
+                self.quality,
+                self.table,
+                self.flush,
+                0,
+                self.mem_type,
+                self.input_format,
+                self.output_format,
+                0,
+                0,
+                0,
+                y,
+                u,
+                v,
+                self.luma_rows,
+            ]
+        }
+    }
+
+    /// QUERY_DMA_SUPPORT (media_modules): whether dma-buf input is enabled. The 3.14 driver
+    /// answers EPERM, with no side effect: how the two are told apart.
+    pub fn query_dma_support(fd: BorrowedFd<'_>) -> nix::Result<bool> {
+        let mut enabled = 0u32;
+        // SAFETY: the u32 the driver writes with put_user.
+        unsafe { raw::query_dma_support(fd.as_raw_fd(), &mut enabled) }?;
+        Ok(enabled != 0)
+    }
+
+    /// CONFIG_DMA_INPUT (media_modules): imports the dma-buf `buffer` as the next DMA_BUFF
+    /// job's input. The driver takes its own reference; the descriptor stays the caller's.
+    pub fn config_dma_input(fd: BorrowedFd<'_>, buffer: BorrowedFd<'_>) -> nix::Result<()> {
+        let raw_fd: i32 = buffer.as_raw_fd();
+        // SAFETY: the i32 the driver copies from user.
+        unsafe { raw::config_dma_input(fd.as_raw_fd(), &raw_fd) }.map(drop)
+    }
+
+    /// RELEASE_DMA_INPUT (media_modules): drops the imported dma-buf.
+    pub fn release_dma_input(fd: BorrowedFd<'_>) -> nix::Result<()> {
+        // SAFETY: no argument.
+        unsafe { raw::release_dma_input(fd.as_raw_fd()) }.map(drop)
+    }
+
+    /// NEW_CMD2 (media_modules): a job from a named request; starts it and returns at once.
+    /// Refused (EPERM) before CONFIG_INIT and for a frame beyond the level's area.
+    pub fn new_cmd2(fd: BorrowedFd<'_>, request: &Request) -> nix::Result<()> {
+        let words = request.words();
+        // SAFETY: the 72 bytes the driver copies.
+        unsafe { raw::new_cmd2(fd.as_raw_fd(), &words) }.map(drop)
     }
 
     /// GET_BUFFINFO: `[total, input start, input size, assist start, assist size, bitstream
@@ -297,6 +390,8 @@ mod tests {
         assert_eq!(request!(b'J', 0x02) as u32, 0x4004_4a02);
         assert_eq!(request!(b'J', 0x04) as u32, 0x4004_4a04);
         assert_eq!(request!(b'J', 0xf0) as u32, 0x4004_4af0);
+        assert_eq!(request!(b'J', 0x07) as u32, 0x4004_4a07);
+        assert_eq!(nix::request_code_write!(b'J', 0x09, 72) as u32, 0x4048_4a09);
         // The blocks we pass are exactly the driver's sizes.
         assert_eq!(std::mem::size_of::<[u32; super::e::NEW_CMD_WORDS]>(), 28);
         assert_eq!(std::mem::size_of::<[u32; super::j::NEW_CMD_WORDS]>(), 120);

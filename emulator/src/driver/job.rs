@@ -24,6 +24,10 @@ pub(super) struct Job {
     pub(super) mfdin_420: bool,
     /// Input read from here (offset into the block); None: not from the block (zeros).
     pub(super) input_base: Option<usize>,
+    /// MM DMA_BUFF: the input is the imported dma-buf.
+    pub(super) dma: Option<Arc<crate::memory::Memory>>,
+    /// The C1+ path's strides (y, u, v, luma height); zeros: the canvas geometry.
+    pub(super) strides: [u32; 4],
     pub(super) luma: [u8; 64],
     pub(super) chroma: [u8; 64],
     pub(super) hang: bool,
@@ -48,6 +52,8 @@ impl Driver {
             input_format: 0,
             mfdin_420: true,
             input_base: None,
+            dma: None,
+            strides: [0; 4],
             luma: [0; 64],
             chroma: [0; 64],
             // Without microcode the block never runs the job.
@@ -157,6 +163,8 @@ impl Driver {
             input_format: job.input_format,
             mfdin_420: job.mfdin_420 as u32,
             input_base: job.input_base.map_or(NO_INPUT, |b| b as u64),
+            dma: job.dma.is_some() as u32,
+            strides: job.strides,
             coherent_output: !cfg.strict_output_cache as u64,
             strict_cache: cfg.strict_cache as u32,
             corrupt: job.corrupt as u32,
@@ -180,14 +188,15 @@ impl Driver {
             return;
         };
         let hw_job = self.hw_job(&job);
-        let result = match process.as_mut().map(|p| p.run(&hw_job)) {
+        let dma = job.dma.as_deref();
+        let result = match process.as_mut().map(|p| p.run(&hw_job, dma)) {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
                 eprintln!("jpegenc-emu: the encoder process failed ({e}); encoding in-process from now on");
                 *process = None;
-                hardware::run(&hw_job, &memories.live, &memories.phys)
+                hardware::run(&hw_job, &memories.live, &memories.phys, dma)
             }
-            None => hardware::run(&hw_job, &memories.live, &memories.phys),
+            None => hardware::run(&hw_job, &memories.live, &memories.phys, dma),
         };
         if staged && !self.interrupt(job.generation, stage::MCU) {
             return;

@@ -136,6 +136,8 @@ struct State {
     ioctl_counts: std::collections::HashMap<&'static str, u64>,
     /// The last accepted MFDIN setup (format, 4:2:0), reused when NEW_CMD's format is rejected.
     mfdin: (u32, bool),
+    /// MM: the dma-buf CONFIG_DMA_INPUT imported (the driver's reference to it).
+    dma: Option<Arc<Memory>>,
     stats: Stats,
 }
 
@@ -194,6 +196,7 @@ impl Driver {
                     opens: 0,
                     ioctl_counts: Default::default(),
                     mfdin: (fmt::YUV422_SINGLE, true),
+                    dma: None,
                     stats: Stats::default(),
                 }),
                 changed: Condvar::new(),
@@ -349,6 +352,7 @@ impl Driver {
             return;
         }
         st.inited = false;
+        st.dma = None;
         st.generation += 1;
         st.quant_id = 0;
         st.ext_table = None;
@@ -379,12 +383,22 @@ impl Driver {
         n == 8
     }
 
+    /// The emulated board's device tree `compatible` (see [`Config::compatible`]).
+    pub fn compatible(&self) -> Vec<u8> {
+        self.inner.config.compatible()
+    }
+
     /// Records a mapping of the client descriptor (for stats and bounds).
     pub fn note_map(&self, offset: u64, len: usize) -> Result<(), Errno> {
         let mut st = self.inner.state.lock();
         st.stats.maps += 1;
         let reserve = self.inner.config.reserve as u64;
-        if offset.saturating_add(len as u64) > reserve {
+        let beyond = offset.saturating_add(len as u64) > reserve;
+        if beyond && self.inner.config.mm {
+            // MM checks the bounds (73e467dc).
+            return Err(libc::EAGAIN);
+        }
+        if beyond {
             self.hazard(&mut st, format!("mmap of {len} bytes at offset {offset:#x} beyond the reserved {reserve:#x} (the real driver maps foreign physical memory)"));
             return Err(libc::EINVAL);
         }

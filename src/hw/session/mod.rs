@@ -4,6 +4,7 @@
 //! handed out starts with the caller's header (libjpeg-turbo's, see [`header::file_header`]),
 //! put in front of the scan in the device's memory when a gap there holds it.
 
+mod dma;
 mod e;
 mod j;
 
@@ -131,6 +132,10 @@ impl Session {
             Generation::E => e::limits(file.as_fd())?,
             Generation::J => j::limits(file.as_fd())?,
         };
+        let media_modules = match generation {
+            Generation::E => None,
+            Generation::J => j::media_modules(file.as_fd())?,
+        };
         if [max_width, max_height]
             .iter()
             .any(|&m| m == u32::MAX || m < 16)
@@ -156,6 +161,7 @@ impl Session {
                 max_width,
                 max_height,
                 buffers,
+                media_modules,
             },
             rule: None,
             output: Output::None,
@@ -337,7 +343,7 @@ impl Session {
                 self.start_e(job, 0)?;
                 self.finish_e(job, deadline)?
             }
-            Generation::J => self.run_j(job, deadline)?,
+            Generation::J => self.run_j(job, j::Input::Local, deadline)?,
         };
         self.assemble(job, scan)
     }
