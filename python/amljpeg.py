@@ -32,6 +32,7 @@ BACKENDS = {"auto": 0, "hardware": 1, "software": 2}
 FORMATS = {"rgb24": 0, "bgr24": 1, "rgba32": 2, "bgra32": 3, "nv12": 4, "nv21": 5,
            "i420": 6, "yuyv": 7, "gray8": 8}
 SUBSAMPLINGS = {"420": 0, "422": 1, "444": 2}
+INPUTS = {"cpu": 0, "in_place": 1, "dmabuf": 2}
 
 
 class AmlJpegError(Exception):
@@ -65,6 +66,11 @@ def _load(path):
     lib.aml_jpeg_encode.argtypes = [p, p, sz, u32, u32, u32, i32, i32,
                                     ctypes.POINTER(p), ctypes.POINTER(sz)]
     lib.aml_jpeg_encode.restype = i32
+    lib.aml_jpeg_encode_dmabuf.argtypes = [p, i32, sz, sz, u32, u32, u32, i32, i32,
+                                           ctypes.POINTER(p), ctypes.POINTER(sz)]
+    lib.aml_jpeg_encode_dmabuf.restype = i32
+    lib.aml_jpeg_last_input.argtypes = [p, ctypes.POINTER(i32)]
+    lib.aml_jpeg_last_input.restype = i32
     lib.aml_jpeg_encode_into.argtypes = [p, p, sz, u32, u32, u32, i32, i32, p, sz,
                                          ctypes.POINTER(sz)]
     lib.aml_jpeg_encode_into.restype = i32
@@ -297,6 +303,33 @@ class Encoder:
                     self._set_markers(self._markers)
                 del keep
 
+    def encode_dmabuf(self, fd, width, height, format, stride=0, offset=0, quality=90,
+                      length=None):
+        """Encodes the frame in the dma-buf (or memfd, or any mappable file) `fd` from byte
+        `offset`, laid out as encode()'s raw frames are; returns the JPEG as bytes. `length`
+        defaults to the rest of the buffer. Where the device can read the buffer itself it
+        does (last_input then says "dmabuf"); otherwise the library maps and reads it. The
+        descriptor stays yours."""
+        if self._handle.value is None:
+            raise ValueError("encoder is closed")
+        if length is None:
+            size = os.fstat(fd).st_size
+            if size == 0:  # a dma-buf that tells its size only to lseek
+                here = os.lseek(fd, 0, os.SEEK_CUR)
+                size = os.lseek(fd, 0, os.SEEK_END)
+                os.lseek(fd, here, os.SEEK_SET)
+            length = max(size - offset, 0)
+        jpeg = ctypes.c_void_p()
+        size = ctypes.c_size_t()
+        with self._lock:
+            try:
+                self._check(self._lib.aml_jpeg_encode_dmabuf(
+                    self._handle, fd, offset, length, width, height, stride,
+                    _format_code(format), quality, ctypes.byref(jpeg), ctypes.byref(size)))
+                return ctypes.string_at(jpeg, size.value)
+            finally:
+                self._lib.aml_jpeg_release(self._handle)
+
     def encode_into(self, image, out, quality=90, width=None, height=None, format=None, stride=0):
         """Encodes into a writable buffer `out` (bytearray, numpy array); returns the length."""
         pixels, width, height, _, code = _pixels_of(image, width, height, format)
@@ -323,10 +356,21 @@ class Encoder:
             return None
         return {1: "hardware", 2: "software"}[value.value]
 
+    @property
+    def last_input(self):
+        """How the last frame's pixels reached the encoder: "cpu" (the library read them),
+        "in_place" (written into the device's input area) or "dmabuf" (the device read your
+        dma-buf itself); None before any frame."""
+        value = ctypes.c_int()
+        if self._lib.aml_jpeg_last_input(self._handle, ctypes.byref(value)) != OK:
+            return None
+        return {v: k for k, v in INPUTS.items()}[value.value]
+
     def close(self):
-        if self._handle.value is not None:
-            self._lib.aml_jpeg_close(self._handle)
-            self._handle = ctypes.c_void_p()
+        with self._lock:
+            if self._handle.value is not None:
+                self._lib.aml_jpeg_close(self._handle)
+                self._handle = ctypes.c_void_p()
 
     def __enter__(self):
         return self

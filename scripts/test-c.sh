@@ -18,6 +18,8 @@ emu() { LD_PRELOAD="$PWD/target/release/libjpegenc_emu.so" JPEGENC_EMU_STATE_DIR
 emu "$out/test_capi" 1
 emu "$out/test_capi" 0
 JPEGENC_EMU_GEN=J emu "$out/test_capi" 1
+# The media_modules driver: NEW_CMD2, and dma-bufs the device reads itself.
+JPEGENC_EMU_GEN=MM AMLJPEG_EXPECT_DMABUF=1 emu "$out/test_capi" 1
 
 # Under valgrind everything in the process, the emulator's completion thread included, runs
 # some 30 times slower and one thread at a time: frames get a generous deadline.

@@ -90,6 +90,7 @@ fn hand_copies_of_the_numbers_are_the_headers() {
         ("BACKENDS", "BACKEND_"),
         ("FORMATS", "FORMAT_"),
         ("SUBSAMPLINGS", "SUBSAMPLING_"),
+        ("INPUTS", "INPUT_"),
     ] {
         let entries = python_dict(&python, dict);
         for (key, value) in &entries {

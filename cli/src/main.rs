@@ -64,6 +64,8 @@ enum Command {
         json: bool,
         #[arg(long, hide = true)]
         child_mpixps: Option<f64>,
+        #[arg(long, hide = true)]
+        child_dmabuf: bool,
     },
     /// Tell which backend would serve, and what the device offers.
     Info {
@@ -195,7 +197,8 @@ fn run(cli: Cli) -> Result<(), String> {
             frames,
             json,
             child_mpixps,
-        } => bench::run(frames.max(1), json, child_mpixps),
+            child_dmabuf,
+        } => bench::run(frames.max(1), json, child_mpixps, child_dmabuf),
         Command::Info { device } => info(device),
     }
 }
@@ -219,6 +222,22 @@ fn info(device: Option<PathBuf>) -> Result<(), String> {
                 "hardware: {} ({:?}-generation driver)",
                 info.soc, info.generation
             );
+            if let Some(mm) = &info.media_modules {
+                let dma = if mm.dma_input {
+                    "available"
+                } else {
+                    "switched off (use_dma_io=0)"
+                };
+                let soc = match (&mm.soc, mm.honours_strides) {
+                    (Some(soc), true) => format!("SoC {soc}: any 32-byte aligned strides"),
+                    (Some(soc), false) => format!("SoC {soc}: the driver's own geometry"),
+                    (None, _) => "SoC unknown: the driver's own geometry".to_string(),
+                };
+                println!(
+                    "driver: media_modules (NEW_CMD2); dma-buf input {dma}, zero-copy for \
+                     frames in the layout the device reads ({soc})"
+                );
+            }
             println!(
                 "buffer level: up to {}x{}; reserved {} bytes, input area {} bytes, bitstream buffer {} bytes",
                 info.max_width, info.max_height, b.total, b.input.len(), b.bitstream.len()

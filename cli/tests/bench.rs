@@ -23,7 +23,7 @@ fn bench_reports_every_section() {
         .is_file();
     let mut sections = vec!["input", "software"];
     if emulated {
-        sections.extend(["hardware", "pipeline", "scaling", "overhead"]);
+        sections.extend(["hardware", "pipeline", "scaling", "overhead", "dma-buf"]);
     }
     for section in sections {
         assert!(

@@ -1,7 +1,6 @@
-//! `amljpeg info` against the emulator beside the binary: the device, and on the E driver's 8M
-//! level the usable maximum (its output window runs past the reserved block).
-
-use std::process::Command;
+//! `amljpeg info` against the emulator beside the binary (through `$AMLJPEG_TEST_RUNNER`, as
+//! qemu-arm for armhf): the device, on the E driver's 8M level the usable maximum (its output
+//! window runs past the reserved block), and the media_modules driver.
 
 fn info(env: &[(&str, &str)]) -> String {
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_amljpeg"));
@@ -14,7 +13,7 @@ fn info(env: &[(&str, &str)]) -> String {
     let state =
         std::env::temp_dir().join(format!("amljpeg-info-{}-{}", std::process::id(), env.len()));
     std::fs::create_dir_all(&state).unwrap();
-    let out = Command::new(exe)
+    let out = amljpeg_testkit::target_command(exe)
         .arg("info")
         .env("LD_PRELOAD", &emulator)
         .env("JPEGENC_EMU_STATE_DIR", &state)
@@ -32,9 +31,6 @@ fn info(env: &[(&str, &str)]) -> String {
 
 #[test]
 fn info_names_the_device_and_the_usable_maximum() {
-    if std::env::var_os("AMLJPEG_TEST_RUNNER").is_some() {
-        return; // preloads the host's emulator into the binary: native runs only
-    }
     let c1 = info(&[]);
     assert!(c1.contains("AML-M8 (E-generation driver)"), "{c1}");
     assert!(c1.contains("usable output space: 4193712 bytes"), "{c1}");
@@ -51,5 +47,13 @@ fn info_names_the_device_and_the_usable_maximum() {
     assert!(
         j.contains("J-generation") && !j.contains("past the reserved block"),
         "{j}"
+    );
+    assert!(!j.contains("media_modules"), "{j}");
+    let mm = info(&[("JPEGENC_EMU_GEN", "MM"), ("JPEGENC_EMU_SOC", "t7")]);
+    assert!(
+        mm.contains("AML-GXTVBB (J-generation driver)")
+            && mm.contains("driver: media_modules (NEW_CMD2); dma-buf input available")
+            && mm.contains("SoC t7: any 32-byte aligned strides"),
+        "{mm}"
     );
 }

@@ -2,7 +2,10 @@
 //!
 //! The hardware part runs in child processes with the emulator preloaded (unless a real device
 //! is present): one with the encoder modelled at 150 megapixels per second, one at 0 (instant,
-//! so what remains is the library's own overhead).
+//! so what remains is the library's own overhead), and one with the media_modules driver for
+//! the dma-buf path ([`dmabuf`]).
+
+mod dmabuf;
 
 use amljpeg::hw::geometry::{hardware_format, write_frame, Geometry};
 use amljpeg::hw::protocol::Generation;
@@ -569,7 +572,12 @@ fn emulator_lib() -> Option<PathBuf> {
 }
 
 /// `amljpeg bench [--frames N] [--json]`.
-pub fn run(frames: usize, json: bool, child_mpixps: Option<f64>) -> Result<(), String> {
+pub fn run(
+    frames: usize,
+    json: bool,
+    child_mpixps: Option<f64>,
+    child_dmabuf: bool,
+) -> Result<(), String> {
     let progress =
         !json && child_mpixps.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if let Some(mpixps) = child_mpixps {
@@ -579,13 +587,17 @@ pub fn run(frames: usize, json: bool, child_mpixps: Option<f64>) -> Result<(), S
             done: 0,
             total: 0,
         };
-        hardware_child(&mut r, mpixps, frames)?;
+        if child_dmabuf {
+            dmabuf::section(&mut r, frames)?;
+        } else {
+            hardware_child(&mut r, mpixps, frames)?;
+        }
         for row in &r.rows {
             println!("{}\t{}\t{}\t{}", row.section, row.case, row.value, row.unit);
         }
         return Ok(());
     }
-    let total = 2 + SIZES.len() * FORMATS.len() * 3 + 4;
+    let total = 2 + SIZES.len() * FORMATS.len() * 3 + 4 + 3;
     let mut r = Report {
         rows: Vec::new(),
         progress,
@@ -622,9 +634,12 @@ fn hardware_sections(
     frames: usize,
     preload: Option<&std::path::Path>,
 ) -> Result<(), String> {
-    for mpixps in [150.0, 0.0] {
-        let state =
-            std::env::temp_dir().join(format!("amljpeg-bench-{}-{}", std::process::id(), mpixps));
+    // (rate, driver generation, the dma-buf section instead of the others)
+    for (mpixps, generation, dma) in [(150.0, "E", false), (0.0, "E", false), (0.0, "MM", true)] {
+        let state = std::env::temp_dir().join(format!(
+            "amljpeg-bench-{}-{mpixps}-{generation}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
         let mut cmd =
             std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
@@ -635,12 +650,16 @@ fn hardware_sections(
             "--child-mpixps",
             &mpixps.to_string(),
         ]);
+        if dma {
+            cmd.arg("--child-dmabuf");
+        }
         if let Some(lib) = preload {
             cmd.env("LD_PRELOAD", lib)
                 .env("JPEGENC_EMU_MPIXPS", mpixps.to_string())
                 .env("JPEGENC_EMU_STATE_DIR", &state)
                 .env("JPEGENC_EMU_STATS", state.join("stats.json"))
-                .env("JPEGENC_EMU_INIT_MS", "0");
+                .env("JPEGENC_EMU_INIT_MS", "0")
+                .env("JPEGENC_EMU_GEN", generation);
         }
         r.step(&format!("hardware at {mpixps} Mpx/s"));
         let out = cmd.output().map_err(|e| e.to_string())?;
