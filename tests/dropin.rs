@@ -154,6 +154,16 @@ fn client(libjpeg: Option<&Path>) -> PathBuf {
 }
 
 /// The C client: every way a libjpeg program hands over an image.
+/// The emulator fault that makes the request starting a job fail (NEW_CMD2 on the
+/// media_modules driver, NEW_CMD elsewhere).
+fn refuse_job(generation: &str) -> &'static str {
+    if generation == "MM" {
+        "eperm:NEW_CMD2"
+    } else {
+        "eperm:NEW_CMD"
+    }
+}
+
 #[test]
 fn a_libjpeg_program_gets_the_hardware() {
     if !native() {
@@ -164,7 +174,7 @@ fn a_libjpeg_program_gets_the_hardware() {
     let client = client(None);
     let client = client.to_str().unwrap();
     let input = input.to_str().unwrap();
-    for generation in ["E", "J"] {
+    for generation in ["E", "J", "MM"] {
         for mode in [
             "mem",
             "stdio",
@@ -186,12 +196,12 @@ fn a_libjpeg_program_gets_the_hardware() {
             let ours = run(client, &args, &out, Some(generation), &[]);
             let what = format!("{mode} on {generation}");
             // The hardware does every image but these: progressive is the real libjpeg's
-            // from the start, and J takes no custom tables (the real libjpeg then encodes
+            // from the start, and J (MM too) takes no custom tables (the real libjpeg then encodes
             // the collected image). "errors" encodes two images after its refused ones.
             // "interleave" encodes a second image while the first waits for its finish: the
             // first gave the device back when its body was written, so both are hardware.
             let expected = match (mode, generation) {
-                ("progressive", _) | ("linear", "J") => 0,
+                ("progressive", _) | ("linear", "J" | "MM") => 0,
                 ("errors", _) | ("interleave", _) => 2,
                 _ => 1,
             };
@@ -228,8 +238,8 @@ fn a_device_fault_falls_back_to_the_real_libjpeg() {
     let (out, args) = cjpeg_q85(&img);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let reference = run("cjpeg", &args, &out, None, &[]);
-    for generation in ["E", "J"] {
-        for fault in ["corrupt", "no-eoi", "overflow", "eperm:NEW_CMD"] {
+    for generation in ["E", "J", "MM"] {
+        for fault in ["corrupt", "no-eoi", "overflow", refuse_job(generation)] {
             let env = [
                 ("JPEGENC_EMU_FAULT", fault),
                 ("AML_JPEG_TIMEOUT_MS", "2000"),
@@ -263,7 +273,7 @@ fn a_busy_device_leaves_the_image_to_the_real_libjpeg() {
     let (out, args) = cjpeg_q85(&img);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let reference = run("cjpeg", &args, &out, None, &[]);
-    for generation in ["E", "J"] {
+    for generation in ["E", "J", "MM"] {
         // The holder: libamljpeg from Python, a hardware handle kept open with a JPEG leased.
         let dir = state_dir();
         let holder = r#"
@@ -331,7 +341,7 @@ fn cjpeg() {
         ]);
         a
     };
-    for generation in ["E", "J"] {
+    for generation in ["E", "J", "MM"] {
         let plain = args(&["-quality", "85"]);
         let plain: Vec<&str> = plain.iter().map(String::as_str).collect();
         let reference = run("cjpeg", &plain, &out, None, &[]);
@@ -390,7 +400,7 @@ assert back.info["dpi"] == (300, 300), back.info
     let out = state_dir().join("out.jpg");
     let args = ["-c", script, src.to_str().unwrap(), out.to_str().unwrap()];
     let reference = run(python, &args, &out, None, &[]);
-    for generation in ["E", "J"] {
+    for generation in ["E", "J", "MM"] {
         let ours = run(python, &args, &out, Some(generation), &[]);
         assert_eq!(ours.new_cmds, 1, "{generation}:\n{}", ours.stderr);
         let (p, r) = (psnr_of(&ours.jpeg, &img), psnr_of(&reference.jpeg, &img));
@@ -408,7 +418,7 @@ fn an_error_inside_the_fallback_leaves_the_object_reusable() {
     let img = load_rgb("chelsea.png");
     let input = ppm(&img);
     let client = client(None);
-    for generation in ["E", "J"] {
+    for generation in ["E", "J", "MM"] {
         let out = state_dir().join("out.jpg");
         let args = [
             "cancel",
@@ -416,7 +426,8 @@ fn an_error_inside_the_fallback_leaves_the_object_reusable() {
             out.to_str().unwrap(),
             "85",
         ];
-        let env = [("JPEGENC_EMU_FAULT", "eperm:NEW_CMD@1")];
+        let first_refused = format!("{}@1", refuse_job(generation));
+        let env = [("JPEGENC_EMU_FAULT", first_refused.as_str())];
         let ours = run(
             client.to_str().unwrap(),
             &args,
@@ -469,14 +480,16 @@ fn a_libjpeg_that_binds_its_own_calls() {
     let client = client.to_str().unwrap();
     let out = state_dir().join("out.jpg");
     let args = |mode: &'static str| [mode, input.to_str().unwrap(), out.to_str().unwrap(), "85"];
-    for generation in ["E", "J"] {
+    for generation in ["E", "J", "MM"] {
+        let refused = refuse_job(generation);
+        let first_refused = format!("{refused}@1");
         for (mode, fault, new_cmds) in [
             ("mem", "", 1),
             ("icc", "", 1),
             ("interleave", "", 2),
-            ("mem", "eperm:NEW_CMD", 0),
-            ("icc", "eperm:NEW_CMD", 0),
-            ("cancel", "eperm:NEW_CMD@1", 1),
+            ("mem", refused, 0),
+            ("icc", refused, 0),
+            ("cancel", first_refused.as_str(), 1),
             ("lossless", "", 0),
         ] {
             let what = format!("{mode} {fault} on {generation}");
@@ -484,7 +497,7 @@ fn a_libjpeg_that_binds_its_own_calls() {
             let env = [("JPEGENC_EMU_FAULT", fault)];
             let ours = run(client, &args(mode), &out, Some(generation), &env);
             assert_eq!(ours.new_cmds, new_cmds, "{what}:\n{}", ours.stderr);
-            if mode == "lossless" || fault == "eperm:NEW_CMD" {
+            if mode == "lossless" || fault == refused {
                 // The real libjpeg's file, byte for byte (lossless is not ours; the fallback
                 // writes what libjpeg would have, around the program's markers).
                 assert!(

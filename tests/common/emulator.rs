@@ -34,8 +34,8 @@ pub fn state_dir() -> PathBuf {
 pub use amljpeg_testkit::target_command;
 
 /// True inside the child. Outside, runs test `name` of this binary in a child with the
-/// emulator preloaded and `env` set, once per driver generation (E, then J) unless `env`
-/// names one with `JPEGENC_EMU_GEN`, and fails if any run fails.
+/// emulator preloaded and `env` set, once per driver generation (E, J, then the media_modules
+/// driver MM) unless `env` names one with `JPEGENC_EMU_GEN`, and fails if any run fails.
 pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
     if std::env::var_os("AMLJPEG_IN_EMULATOR").is_some() {
         return true;
@@ -43,7 +43,7 @@ pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
     if env.iter().any(|(k, _)| *k == "JPEGENC_EMU_GEN") {
         run_child(name, env);
     } else {
-        for generation in ["E", "J"] {
+        for generation in ["E", "J", "MM"] {
             let mut with = env.to_vec();
             with.push(("JPEGENC_EMU_GEN", generation));
             run_child(name, &with);
