@@ -4,15 +4,36 @@
 # jpeg_finish_compress, the marker calls inside jpeg_write_icc_profile) bypass any interposer,
 # and it has jpeg_enable_lossless, which Debian 12's 2.1.5 lacks. Prints the directory with
 # include/ and lib/. Built once into target/.
+#
+# `scripts/libjpeg-turbo3.sh turbojpeg` builds its TurboJPEG library instead (libturbojpeg.so.0
+# of libjpeg-turbo 3, for PyTurboJPEG 2.x, which needs it) and prints that library's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$PWD/target/libjpeg-turbo3-symbolic
-if [ ! -f "$out/lib/libjpeg.so.62" ]; then
+source_dir() {
+    local pkg
     pkg=$(cargo metadata --format-version 1 --locked | python3 -c '
 import json, os, sys
 meta = json.load(sys.stdin)
 print(next(os.path.dirname(p["manifest_path"]) for p in meta["packages"] if p["name"] == "turbojpeg-sys"))')
-    src=$pkg/libjpeg-turbo
+    echo "$pkg/libjpeg-turbo"
+}
+if [ "${1:-}" = turbojpeg ]; then
+    out=$PWD/target/libturbojpeg3
+    if [ ! -f "$out/lib/libturbojpeg.so.0" ]; then
+        src=$(source_dir)
+        rm -rf "$out"
+        cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DENABLE_STATIC=0 \
+            -DWITH_TURBOJPEG=1 >"$out.log" 2>&1
+        cmake --build "$out/build" --target turbojpeg -j"$(nproc)" >>"$out.log" 2>&1
+        mkdir -p "$out/lib"
+        cp -P "$out/build"/libturbojpeg.so* "$out/lib/"
+    fi
+    echo "$out/lib/libturbojpeg.so.0"
+    exit 0
+fi
+out=$PWD/target/libjpeg-turbo3-symbolic
+if [ ! -f "$out/lib/libjpeg.so.62" ]; then
+    src=$(source_dir)
     rm -rf "$out"
     cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DENABLE_STATIC=0 -DWITH_TURBOJPEG=0 \
         -DCMAKE_SHARED_LINKER_FLAGS=-Wl,-Bsymbolic-functions >"$out.log" 2>&1

@@ -133,6 +133,20 @@ run_arm "$cbuild/abi_dump" > "$cbuild/abi-armhf.txt"
 diff <(grep -v '^pointer' "$cbuild/abi-x86_64.txt") <(grep -v '^pointer' "$cbuild/abi-armhf.txt")
 echo "ioctl numbers and argument sizes are identical on x86_64 and armhf:"
 cat "$cbuild/abi-armhf.txt"
+# The Python wheel a board installs, cross-built as the README says: tagged linux_armv7l and
+# carrying the armhf library tested above.
+wheels=$PWD/$CARGO_TARGET_DIR/python-wheels
+rm -rf "$wheels"
+PATH=/usr/bin:$PATH CARGO=/usr/bin/cargo CARGO_BUILD_TARGET=$target _PYTHON_HOST_PLATFORM=linux-armv7l \
+    CARGO_TARGET_DIR=$PWD/$CARGO_TARGET_DIR python3 -m pip --disable-pip-version-check -q wheel --no-deps -w "$wheels" ./python
+python3 - "$wheels"/amljpeg-*-py3-none-linux_armv7l.whl <<'PY'
+import sys, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+library = [n for n in wheel.namelist() if n.startswith("amljpeg/libamljpeg")]
+elf = wheel.read(library[0])
+assert elf[:4] == b"\x7fELF" and elf[4] == 1 and int.from_bytes(elf[18:20], "little") == 40, "not 32-bit ARM"
+print("armhf wheel:", sys.argv[1].rsplit("/", 1)[1], "carries a 32-bit ARM", library[0].rsplit("/", 1)[1])
+PY
 echo "The C contract passed on armhf on the software and hardware backends; Rust tests under qemu-arm:"
 echo "armhf: $passed passed, 0 failed"
 

@@ -24,7 +24,7 @@ stage "build" cargo build --release --workspace
 # --all-targets runs the criterion benchmarks once each too (criterion's test mode).
 stage "Rust tests and benches (once)" cargo test --release --workspace --all-targets
 stage "C tests, valgrind, install" scripts/test-c.sh
-stage "Python tests" python3 -m pytest -q python/tests
+stage "Python package and tests" scripts/test-python.sh
 stage "fuzzing" scripts/fuzz.sh
 if [ "${AMLJPEG_SKIP_ARMHF:-0}" != 1 ]; then
     stage "armhf under qemu-arm" scripts/test-armhf.sh

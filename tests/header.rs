@@ -55,7 +55,7 @@ fn python_dict(source: &str, dict: &str) -> Vec<(String, i64)> {
 }
 
 /// The numbers are written once, in src/abi.rs; the drop-in (preload/src/amljpeg.rs) and the
-/// Python bindings (python/amljpeg.py) carry hand copies, which must be the header's.
+/// Python bindings (python/amljpeg/_native.py) carry hand copies, which must be the header's.
 #[test]
 fn hand_copies_of_the_numbers_are_the_headers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -78,7 +78,7 @@ fn hand_copies_of_the_numbers_are_the_headers() {
         }
     }
     assert!(copies >= 8, "the drop-in's constants were not found");
-    let python = std::fs::read_to_string(root.join("python/amljpeg.py")).unwrap();
+    let python = std::fs::read_to_string(root.join("python/amljpeg/_native.py")).unwrap();
     for line in python.lines() {
         if let Some((name, value)) = line.split_once(" = ") {
             if name == "OK" || name.starts_with("ERR_") {

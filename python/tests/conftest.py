@@ -1,6 +1,6 @@
+"""The tests run against the installed package (`pip install ./python` into the test command's
+virtualenv), never this checkout's sources: nothing here puts python/ on the path."""
 import os
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
 TESTDATA = os.environ.get("AMLJPEG_TESTDATA", os.path.join(HERE, "..", "..", "..", "shared", "testdata"))

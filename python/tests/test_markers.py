@@ -20,10 +20,9 @@ PHOTO = os.path.join(TESTDATA, "chelsea.png")
 CLIENT = r"""
 import sys
 from PIL import Image, ImageCms
-sys.path.insert(0, sys.argv[1])
 import amljpeg
-out = sys.argv[2]
-img = Image.open(sys.argv[3]).convert("RGB")
+out = sys.argv[1]
+img = Image.open(sys.argv[2]).convert("RGB")
 exif = Image.Exif()
 exif[0x0112] = 6  # orientation: turn 90 degrees clockwise to show
 exif[0x0132] = "2026:11:30 06:00:00"
@@ -65,7 +64,7 @@ def encoded(request):
     with tempfile.TemporaryDirectory() as out:
         env = dict(os.environ, LD_PRELOAD=EMULATOR, JPEGENC_EMU_STATE_DIR=out,
                    JPEGENC_EMU_GEN=request.param)
-        run = subprocess.run([sys.executable, "-c", CLIENT, os.path.join(HERE, ".."), out, PHOTO],
+        run = subprocess.run([sys.executable, "-c", CLIENT, out, PHOTO],
                              env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr
         yield out, request.param
