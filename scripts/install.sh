@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and installs amljpeg: library (shared + static), header, pkg-config file, CLI and the
-# libjpeg drop-in (libamljpeg_preload.so, next to libamljpeg.so.0, which it loads).
+# Builds and installs amljpeg: library (shared + static), header, pkg-config file, CLI, the
+# libjpeg drop-in (libamljpeg_preload.so, next to libamljpeg.so.0, which it loads) and the
+# GStreamer plugin (libgstamljpeg.so, into <libdir>/gstreamer-1.0).
 #   scripts/install.sh [PREFIX]          (default /usr/local; DESTDIR is honoured)
 # Afterwards: pkg-config --cflags --libs amljpeg
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
 libdir=${LIBDIR:-lib}
 dest=${DESTDIR:-}
-cargo build --release -p amljpeg -p amljpeg-cli -p amljpeg-preload
+cargo build --release -p amljpeg -p amljpeg-cli -p amljpeg-preload -p gst-plugin-amljpeg
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 major=${version%%.*}
 # The static library's own system dependencies, as rustc reports them.
@@ -22,6 +23,8 @@ install -m 0755 target/release/libamljpeg_preload.so "$dest$prefix/$libdir/libam
 install -m 0644 target/release/libamljpeg.a "$dest$prefix/$libdir/libamljpeg.a"
 install -m 0644 include/amljpeg.h "$dest$prefix/include/amljpeg.h"
 install -m 0755 target/release/amljpeg "$dest$prefix/bin/amljpeg"
+install -d "$dest$prefix/$libdir/gstreamer-1.0"
+install -m 0755 target/release/libgstamljpeg.so "$dest$prefix/$libdir/gstreamer-1.0/libgstamljpeg.so"
 sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@VERSION@|$version|" \
     -e "s|@PRIVATE_LIBS@|$private|" pkgconfig/amljpeg.pc.in > "$dest$prefix/$libdir/pkgconfig/amljpeg.pc"
 echo "installed amljpeg $version into $dest$prefix"

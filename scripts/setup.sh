@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build and test amljpeg. Idempotent.
 set -euo pipefail
-apt_packages=(cmake nasm pkg-config gcc libjpeg62-turbo-dev libjpeg-turbo-progs libturbojpeg0 jpeginfo valgrind chromium)
+apt_packages=(cmake nasm pkg-config gcc libjpeg62-turbo-dev libjpeg-turbo-progs libturbojpeg0 jpeginfo valgrind chromium
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -39,11 +39,13 @@ export CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc CXX_armv7_unknow
 export AMLJPEG_TEST_RUNNER="qemu-arm -L $sysroot"
 export CC=arm-linux-gnueabihf-gcc
 export CARGO_TARGET_DIR=target/armhf
+# The GStreamer plugin links the host's GStreamer; this machine has no armhf GStreamer to link
+# (on a board it builds natively).
 cargo="/usr/bin/cargo"
 "$cargo" --version
 "$RUSTC" --version
 
-"$cargo" build --release --workspace --target $target
+"$cargo" build --release --workspace --exclude gst-plugin-amljpeg --target $target
 out=$CARGO_TARGET_DIR/$target/release
 export JPEGENC_EMU_LIB=$PWD/$out/libjpegenc_emu.so
 # No binfmt_misc here: the emulator's encoder process could not be exec'd, so encode in-process.
@@ -52,7 +54,7 @@ export JPEGENC_EMU_HW=thread
 # library's default device timeout to match.
 export AMLJPEG_TEST_SLOWDOWN=20 AML_JPEG_TIMEOUT_MS=30000
 log=$(mktemp)
-"$cargo" test --release --workspace --target $target 2>&1 | tee "$log"
+"$cargo" test --release --workspace --exclude gst-plugin-amljpeg --target $target 2>&1 | tee "$log"
 passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')
 
 # The C contract, compiled for armhf, against the armhf library: on the software backend and

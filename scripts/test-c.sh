@@ -45,6 +45,10 @@ cc c-tests/pkgconfig_smoke.c -o "$out/smoke_static" $(pkg-config --cflags amljpe
 "$out/smoke_static"
 if ldd "$out/smoke_static" | grep libamljpeg >/dev/null; then echo "static build links libamljpeg dynamically" >&2; exit 1; fi
 
+# The installed GStreamer plugin: gst-inspect-1.0 finds and documents it under the prefix.
+GST_PLUGIN_PATH="$prefix/lib/gstreamer-1.0" GST_REGISTRY="$prefix/gst-registry.bin" \
+    gst-inspect-1.0 amljpegenc | grep "$prefix/lib/gstreamer-1.0/libgstamljpeg.so" >/dev/null
+
 # The installed drop-in finds the installed libamljpeg.so.0 beside it and reaches the device.
 unset LD_LIBRARY_PATH
 command -v cjpeg >/dev/null || { echo "cjpeg is missing: install libjpeg-turbo-progs (scripts/setup.sh does)" >&2; exit 1; }

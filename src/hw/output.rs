@@ -404,6 +404,11 @@ pub fn scan_length(data: &[u8], header: &[u8], info: HeaderInfo) -> Result<usize
                 return Err(bad("a zero run past the end of a block"));
             }
         }
+        // Past the data only zeros are read: stop there, however many MCUs a (corrupt)
+        // header declares.
+        if bits.consumed > 8 * data.len() as u64 {
+            return Err(bad("the entropy data is cut short"));
+        }
     }
     // The consumed bits must lie in the data, not in the zeros read past its end.
     let unstuffed = bits.consumed.div_ceil(8) as usize;
@@ -515,6 +520,18 @@ mod tests {
         bs.extend_from_slice(&[0xFF, 0xD9]);
         bs.resize(4096, 0);
         assert!(resolve_scan(&header(), &bs, HEADER_LEN, junk.len() + 2, false).is_err());
+    }
+
+    /// A header declaring the largest frame over a few bytes of data: the walk stops where
+    /// the data does, not after four million MCUs of zeros.
+    #[test]
+    fn a_huge_declared_frame_over_short_data_is_cut_short() {
+        let tables = crate::quant::QuantTables::for_quality(75);
+        let header =
+            crate::hw::header::build(65535, 65535, crate::format::Subsampling::S420, &tables);
+        let info = check_header(&header).unwrap();
+        let e = scan_length(&[0x12; 64], &header, info).unwrap_err();
+        assert!(e.message().contains("cut short"), "{e}");
     }
 
     #[test]

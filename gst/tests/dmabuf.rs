@@ -1,0 +1,123 @@
+//! `amljpegenc` fed `video/x-raw(memory:DMABuf)`: frames in dma-bufs (memfds wrapped by
+//! GStreamer's dma-buf allocator, as a camera's exported buffers are) reach the media_modules
+//! driver's device without the CPU copying them. Runs in a child process with the emulator
+//! preloaded and the plugin on GST_PLUGIN_PATH.
+
+use gst::prelude::*;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::Command;
+
+fn target_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+const FRAMES: usize = 10;
+
+#[test]
+fn dmabuf_frames_go_to_the_device_without_a_copy() {
+    if std::env::var_os("AMLJPEG_GST_CHILD").is_some() {
+        return child();
+    }
+    let emulator = target_dir().join("libjpegenc_emu.so");
+    assert!(emulator.is_file(), "{} is not built", emulator.display());
+    let state = amljpeg_testkit::scratch_dir("amljpeg-gst-dmabuf");
+    std::fs::create_dir_all(&state).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "dmabuf_frames_go_to_the_device_without_a_copy",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("AMLJPEG_GST_CHILD", &state)
+        .env("GST_PLUGIN_PATH", target_dir())
+        .env("GST_REGISTRY", state.join("registry.bin"))
+        .env("LD_PRELOAD", &emulator)
+        .env("JPEGENC_EMU_GEN", "MM")
+        .env("JPEGENC_EMU_STATE_DIR", &state)
+        .env("JPEGENC_EMU_STATS", state.join("stats.json"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("1 passed"), "{text}");
+    let stats = std::fs::read_to_string(state.join("stats.json")).unwrap();
+    assert!(
+        stats.contains(&format!("\"dma_jobs\": {FRAMES},")),
+        "one zero-copy job per frame: {stats}"
+    );
+    assert!(stats.contains("\"hazards\": 0,"), "{stats}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// A memfd holding `bytes`.
+fn memfd(bytes: &[u8]) -> OwnedFd {
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let raw = unsafe { libc::memfd_create(c"frame".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(raw >= 0, "memfd_create");
+    // SAFETY: a fresh descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let file = std::fs::File::from(fd.try_clone().unwrap());
+    std::os::unix::fs::FileExt::write_all_at(&file, bytes, 0).unwrap();
+    fd
+}
+
+fn child() {
+    gst::init().unwrap();
+    let state = std::path::PathBuf::from(std::env::var_os("AMLJPEG_GST_CHILD").unwrap());
+    let (w, h) = (1280usize, 720usize);
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw(memory:DMABuf),format=NV12,width={w},height={h},framerate=30/1 \
+         ! amljpegenc backend=hardware name=enc ! multifilesink location={}/%05d.jpg",
+        state.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline.by_name("src").unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let allocator = gst_allocators::DmaBufAllocator::new();
+    for i in 0..FRAMES {
+        let frame: Vec<u8> = (0..w * h * 3 / 2)
+            .map(|k| ((k + i * 7) % 251) as u8)
+            .collect();
+        let fd = memfd(&frame);
+        // SAFETY: the allocator takes the descriptor over; `frame.len()` bytes are behind it.
+        let memory = unsafe { allocator.alloc(fd, frame.len()) }.unwrap();
+        let mut buffer = gst::Buffer::new();
+        {
+            let buffer = buffer.get_mut().unwrap();
+            buffer.append_memory(memory);
+            buffer.set_pts(gst::ClockTime::from_mseconds(33 * i as u64));
+        }
+        let flow = src.emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
+        assert_eq!(flow, gst::FlowReturn::Ok);
+    }
+    let eos = src.emit_by_name::<gst::FlowReturn>("end-of-stream", &[]);
+    assert_eq!(eos, gst::FlowReturn::Ok);
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the pipeline ends");
+    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    let last = pipeline
+        .by_name("enc")
+        .unwrap()
+        .property::<String>("last-backend");
+    assert_eq!(last, "hardware");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let jpegs = std::fs::read_dir(&state)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jpg")
+        })
+        .count();
+    assert_eq!(jpegs, FRAMES);
+}
