@@ -359,6 +359,15 @@ int aml_jpeg_set_subsampling(aml_jpeg *enc, int subsampling);
 int aml_jpeg_last_backend(aml_jpeg *enc, int *backend);
 
 /**
+ * Sets how long the process keeps the device open after its last handle is closed, so that a
+ * program opening a handle per picture (a compress object per picture, through the libjpeg
+ * drop-in) opens and initialises the device once, not per picture: `milliseconds` (default
+ * `$AML_JPEG_LINGER_MS`, else 1000); 0 closes it with the last handle. Other processes get
+ * the device when the linger ends. Applies to handles closed from now on.
+ */
+int aml_jpeg_set_linger(uint32_t milliseconds);
+
+/**
  * Stores in `*input` how the last successful frame's pixels reached the encoder:
  * AML_JPEG_INPUT_CPU, _IN_PLACE or _DMABUF; AML_JPEG_ERR_INVALID_ARGUMENT before any frame.
  *

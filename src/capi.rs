@@ -135,6 +135,11 @@ fn publish_jpeg<'a>(
     Ok(())
 }
 
+fn pixel_format(format: c_int) -> Result<PixelFormat, Error> {
+    PixelFormat::from_raw(format)
+        .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))
+}
+
 /// Checks the pixel arguments and makes a [`Frame`] of them.
 ///
 /// # Safety
@@ -150,8 +155,7 @@ unsafe fn frame_from_raw<'a>(
     if pixels.is_null() {
         return Err(Error::invalid("pixels is NULL"));
     }
-    let format = PixelFormat::from_raw(format)
-        .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))?;
+    let format = pixel_format(format)?;
     if len > isize::MAX as usize {
         return Err(Error::invalid("len is larger than any buffer can be"));
     }
@@ -277,8 +281,7 @@ pub unsafe extern "C" fn aml_jpeg_encode_dmabuf(
             if fd < 0 {
                 return Err(Error::invalid(format!("fd {fd} is not a descriptor")));
             }
-            let format = PixelFormat::from_raw(format)
-                .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))?;
+            let format = pixel_format(format)?;
             // SAFETY: only borrowed for this call; an fd that is not open fails its fstat.
             let buffer = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
             state
@@ -478,6 +481,17 @@ pub unsafe extern "C" fn aml_jpeg_last_backend(enc: *mut aml_jpeg, backend: *mut
     })
 }
 
+/// Sets how long the process keeps the device open after its last handle is closed, so that a
+/// program opening a handle per picture (a compress object per picture, through the libjpeg
+/// drop-in) opens and initialises the device once, not per picture: `milliseconds` (default
+/// `$AML_JPEG_LINGER_MS`, else 1000); 0 closes it with the last handle. Other processes get
+/// the device when the linger ends. Applies to handles closed from now on.
+#[no_mangle]
+pub extern "C" fn aml_jpeg_set_linger(milliseconds: u32) -> c_int {
+    crate::engine::set_linger(std::time::Duration::from_millis(milliseconds as u64));
+    AML_JPEG_OK
+}
+
 /// Stores in `*input` how the last successful frame's pixels reached the encoder:
 /// AML_JPEG_INPUT_CPU, _IN_PLACE or _DMABUF; AML_JPEG_ERR_INVALID_ARGUMENT before any frame.
 ///
@@ -631,9 +645,9 @@ pub unsafe extern "C" fn aml_jpeg_input_buffer(
         if input.is_null() {
             return Err(Error::invalid("input is NULL"));
         }
-        let format = PixelFormat::from_raw(format)
-            .ok_or_else(|| Error::invalid(format!("unknown pixel format {format}")))?;
-        let lent = state.encoder.input_buffer(format, width, height)?;
+        let lent = state
+            .encoder
+            .input_buffer(pixel_format(format)?, width, height)?;
         let narrow = |v: [usize; 3]| -> Result<[u32; 3], Error> {
             let [a, b, c] = v.map(u32::try_from);
             let bad = |_| Error::invalid("a plane too large for the C description");

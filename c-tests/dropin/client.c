@@ -369,6 +369,15 @@ int main(int argc, char **argv) {
         errors(px, w, h);
         strcpy(argv[1], "mem");
     }
+    if (!strcmp(argv[1], "many")) {
+        /* A picture per compress object, 100 of them, as motion or mjpg-streamer write them. */
+        for (int i = 0; i < 99; i++) {
+            encode("mem", px, w, h, q, &jpeg, &len, argv[3]);
+            if (!check_decodes(jpeg, len, w, h, 1, 0)) die("a picture does not decode");
+            free(jpeg);
+        }
+        strcpy(argv[1], "mem");
+    }
     if (!strcmp(argv[1], "interleave")) interleave(px, w, h, q, &jpeg, &len);
     else if (!strcmp(argv[1], "cancel")) cancel(px, w, h, q, &jpeg, &len);
     else encode(argv[1], px, w, h, q, &jpeg, &len, argv[3]);

@@ -49,7 +49,7 @@ AmlJpegError = Error
 __version__: str = version()
 
 __all__ = [
-    "encode", "Encoder", "markers", "version", "library", "Error", "AmlJpegError",
+    "encode", "Encoder", "markers", "set_linger", "version", "library", "Error", "AmlJpegError",
     "InvalidArgumentError", "UnsupportedError", "NoDeviceError", "BusyError", "DeviceError",
     "BACKENDS", "FORMATS", "SUBSAMPLINGS", "INPUTS", "OK", "ERR_INVALID_ARGUMENT",
     "ERR_UNSUPPORTED", "ERR_NO_DEVICE", "ERR_BUSY", "ERR_TIMEOUT", "ERR_DEVICE",
@@ -66,6 +66,13 @@ def _encoder(backend: str) -> Encoder:
         if backend not in _shared:
             _shared[backend] = Encoder(backend=backend)
         return _shared[backend]
+
+
+def set_linger(milliseconds: int) -> None:
+    """How long the process keeps the device open after its last handle closes (default
+    $AML_JPEG_LINGER_MS, else 1000 ms; 0 closes it with the last handle): a program opening a
+    handle per picture then initialises the device once."""
+    library().aml_jpeg_set_linger(max(0, min(int(milliseconds), 0xFFFFFFFF)))
 
 
 def encode(image: Any, quality: int = 85, subsampling: Union[str, int] = "420",

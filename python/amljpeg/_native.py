@@ -117,6 +117,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "aml_jpeg_set_markers": ([p, p, sz], i32),
         "aml_jpeg_set_busy_wait": ([p, i32], i32),
         "aml_jpeg_set_timeout": ([p, u32], i32),
+        "aml_jpeg_set_linger": ([u32], i32),
         "aml_jpeg_release": ([p], i32),
         "aml_jpeg_last_backend": ([p, ctypes.POINTER(i32)], i32),
         "aml_jpeg_last_input": ([p, ctypes.POINTER(i32)], i32),

@@ -4,11 +4,7 @@ software, 1 dB on the emulated hardware), the same errors, and the calls amljpeg
 are theirs. The test command runs this twice: with PyTurboJPEG 1.x on the system's
 libturbojpeg 2.1, and with PyTurboJPEG 2.x on libjpeg-turbo 3's ($AMLJPEG_TEST_TURBOJPEG_LIB)."""
 import io
-import json
 import os
-import subprocess
-import sys
-import tempfile
 
 import numpy as np
 import pytest
@@ -17,8 +13,7 @@ from PIL import Image
 import turbojpeg as real_turbojpeg
 import simplejpeg as real_simplejpeg
 from amljpeg import simplejpeg, turbojpeg
-from conftest import TESTDATA
-from test_hardware import EMULATOR
+from conftest import TESTDATA, emulated
 
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png"]
 # The libturbojpeg PyTurboJPEG loads (None: it finds the system's).
@@ -225,18 +220,8 @@ print(json.dumps(results))
 
 
 def test_both_layers_reach_the_emulated_hardware():
-    if not os.path.exists(EMULATOR):
-        pytest.fail("libjpegenc_emu.so is not built (cargo build --release --workspace)")
-    with tempfile.TemporaryDirectory() as state:
-        env = dict(os.environ, LD_PRELOAD=EMULATOR, JPEGENC_EMU_STATE_DIR=state,
-                   JPEGENC_EMU_STATS=os.path.join(state, "stats.json"))
-        paths = [os.path.join(TESTDATA, n) for n in PHOTOS]
-        out = subprocess.run([sys.executable, "-c", HARDWARE] + paths, env=env,
-                             capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, out.stderr
-        with open(os.path.join(state, "stats.json")) as f:
-            stats = json.load(f)
-    for backend, ours, theirs, simple_ours, simple_theirs in json.loads(out.stdout):
+    results, stats = emulated(HARDWARE, [os.path.join(TESTDATA, n) for n in PHOTOS])
+    for backend, ours, theirs, simple_ours, simple_theirs in results:
         assert backend == "hardware"
         assert ours > theirs - 1.0 and simple_ours > simple_theirs - 1.0
     assert stats["new_cmds"] == 2 * len(PHOTOS)

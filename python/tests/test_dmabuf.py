@@ -1,16 +1,11 @@
 """Encoder.encode_dmabuf: NV12 frames in a memfd (standing in for a camera's dma-buf), on the
 emulated media_modules driver (the device reads 1280x720 itself), on E and J (the library maps
 the buffer), and in software."""
-import json
 import os
-import subprocess
-import sys
-import tempfile
 
 import pytest
 
-from conftest import HERE, TESTDATA
-from test_hardware import EMULATOR
+from conftest import TESTDATA, emulated
 
 CLIENT = r"""
 import io, json, os, sys
@@ -48,20 +43,7 @@ print(json.dumps(results))
 
 
 def run(backend, **env):
-    if not os.path.exists(EMULATOR):
-        pytest.fail("libjpegenc_emu.so is not built (cargo build --release --workspace)")
-    with tempfile.TemporaryDirectory() as state:
-        child_env = dict(os.environ, LD_PRELOAD=EMULATOR, JPEGENC_EMU_STATE_DIR=state,
-                         JPEGENC_EMU_STATS=os.path.join(state, "stats.json"))
-        child_env.update(env)
-        out = subprocess.run([sys.executable, "-c", CLIENT, backend,
-                              os.path.join(TESTDATA, "astronaut.png")],
-                             env=child_env, capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, out.stderr
-        stats_file = os.path.join(state, "stats.json")
-        # No stats file: the emulated device was never opened.
-        stats = json.load(open(stats_file)) if os.path.exists(stats_file) else {}
-        return json.loads(out.stdout), stats
+    return emulated(CLIENT, [backend, os.path.join(TESTDATA, "astronaut.png")], **env)
 
 
 @pytest.mark.parametrize("generation", ["MM", "E", "J"])

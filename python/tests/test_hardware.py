@@ -2,7 +2,6 @@
 
 The emulator must be preloaded when a process starts, so each check runs a small client
 script in a child Python with LD_PRELOAD set."""
-import json
 import os
 import subprocess
 import sys
@@ -10,10 +9,8 @@ import tempfile
 
 import pytest
 
-from conftest import HERE, TESTDATA
+from conftest import EMULATOR, TESTDATA, emulated
 
-ROOT = os.path.join(HERE, "..", "..")
-EMULATOR = os.environ.get("JPEGENC_EMU_LIB", os.path.join(ROOT, "target", "release", "libjpegenc_emu.so"))
 
 CLIENT = r"""
 import io, json, sys
@@ -41,17 +38,7 @@ print(json.dumps(results))
 
 
 def run_client(paths, **env):
-    if not os.path.exists(EMULATOR):
-        pytest.fail("libjpegenc_emu.so is not built (cargo build --release --workspace)")
-    with tempfile.TemporaryDirectory() as state:
-        child_env = dict(os.environ, LD_PRELOAD=EMULATOR, JPEGENC_EMU_STATE_DIR=state,
-                         JPEGENC_EMU_STATS=os.path.join(state, "stats.json"))
-        child_env.update(env)
-        out = subprocess.run([sys.executable, "-c", CLIENT] + paths,
-                             env=child_env, capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-        with open(os.path.join(state, "stats.json")) as f:
-            return json.loads(out.stdout), json.load(f)
+    return emulated(CLIENT, paths, **env)
 
 
 @pytest.mark.parametrize("generation,output_size", [("E", "total"), ("E", "payload"), ("J", "payload")])
@@ -119,3 +106,24 @@ def test_encode_into_refuses_what_it_cannot_write():
         out = bytearray(4096)
         n = enc.encode_into(img, out)
         assert out[:2] == b"\xff\xd8" and out[n - 2:n] == b"\xff\xd9"
+
+
+HANDLE_PER_FRAME = r"""
+import json
+import numpy as np
+import amljpeg
+img = (np.arange(64 * 48 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
+for _ in range(30):
+    with amljpeg.Encoder(backend="hardware") as enc:
+        enc.encode(img)
+print(json.dumps(0))
+"""
+
+
+def test_a_handle_per_frame_opens_the_device_once():
+    """The device lingers after the last handle closes: one open for 30 handles."""
+    _, stats = emulated(HANDLE_PER_FRAME, [])
+    assert stats["new_cmds"] == 30 and stats["opens"] == 1, stats
+    assert stats["ioctls"]["CONFIG_INIT"] == 1
+    _, stats = emulated(HANDLE_PER_FRAME.replace("import amljpeg\n", "import amljpeg\namljpeg.set_linger(0)\n"), [])
+    assert stats["opens"] == 30, stats

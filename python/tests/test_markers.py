@@ -10,10 +10,9 @@ import tempfile
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageOps
 
-from conftest import HERE, TESTDATA
-from test_hardware import EMULATOR
+from conftest import EMULATOR, TESTDATA
 
 PHOTO = os.path.join(TESTDATA, "chelsea.png")
 

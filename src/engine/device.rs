@@ -30,6 +30,15 @@ pub struct DeviceUse {
     lending: bool,
 }
 
+impl Drop for DeviceUse {
+    /// The handle is going: its lease ends, and if it was the device's last handle the device
+    /// lingers open for the next one.
+    fn drop(&mut self) {
+        self.release();
+        hw::linger::keep(&self.shared);
+    }
+}
+
 impl DeviceUse {
     /// The process's device at the settings' path. HARDWARE needs it to exist and be an
     /// encoder; busy (another handle or process has it) is fine: frames wait for it. Never

@@ -21,6 +21,12 @@ use std::time::{Duration, Instant};
 
 pub use settings::{resolve_device, DEFAULT_DEVICE};
 
+/// How long the process keeps a device open after its last handle goes, for the handles closed
+/// from now on (the default: `$AML_JPEG_LINGER_MS`, else a second; zero closes it at once).
+pub fn set_linger(linger: Duration) {
+    crate::hw::linger::set_linger(linger);
+}
+
 c_enum! {
     /// Which backend a handle may use (`AML_JPEG_BACKEND_*`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

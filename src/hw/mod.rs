@@ -12,6 +12,7 @@ pub mod bound;
 pub mod buffers;
 pub mod geometry;
 pub mod header;
+pub mod linger;
 pub mod output;
 pub mod pipeline;
 pub mod protocol;
@@ -120,8 +121,9 @@ impl Drop for Lease {
     }
 }
 
-/// The shared device for `path`: one per path per process while any handle uses it. The
-/// last handle to go closes the device, so other processes can have it. The registry keeps
+/// The shared device for `path`: one per path per process while any handle uses it. After
+/// the last handle goes the device stays open for the linger ([`linger`]), then closes, so
+/// other processes can have it. The registry keeps
 /// the path beside the mutex: looking a device up must never wait for a handle holding it.
 pub fn shared(path: &Path) -> SharedDevice {
     static DEVICES: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
