@@ -139,8 +139,9 @@ cat "$cbuild/abi-armhf.txt"
 # carrying the armhf library tested above.
 wheels=$PWD/$CARGO_TARGET_DIR/python-wheels
 rm -rf "$wheels"
+python=$(command -v python3) # the machine's Python, before Debian's cargo goes first on PATH
 PATH=/usr/bin:$PATH CARGO=/usr/bin/cargo CARGO_BUILD_TARGET=$target _PYTHON_HOST_PLATFORM=linux-armv7l \
-    CARGO_TARGET_DIR=$PWD/$CARGO_TARGET_DIR python3 -m pip --disable-pip-version-check -q wheel --no-deps -w "$wheels" ./python
+    CARGO_TARGET_DIR=$PWD/$CARGO_TARGET_DIR "$python" -m pip --disable-pip-version-check -q wheel --no-deps -w "$wheels" ./python
 python3 - "$wheels"/amljpeg-*-py3-none-linux_armv7l.whl <<'PY'
 import sys, zipfile
 wheel = zipfile.ZipFile(sys.argv[1])
