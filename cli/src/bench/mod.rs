@@ -376,7 +376,9 @@ fn scaling(r: &mut Report, mpixps: f64, frames: usize) {
             for _ in 0..threads {
                 s.spawn(|| {
                     let mut enc = Encoder::open(None, BackendChoice::Hardware).unwrap();
-                    // Each waits its turn, however many threads queue for the device.
+                    // Each waits its turn, however many threads queue for the device (the
+                    // wait is bounded by the frame's timeout too: a generous one).
+                    enc.set_timeout(Some(std::time::Duration::from_secs(30)));
                     enc.set_busy_wait(Some(std::time::Duration::from_secs(60)));
                     let frame =
                         Frame::new(&data, w as u32, h as u32, 0, PixelFormat::Nv12).unwrap();
