@@ -24,7 +24,11 @@ fn sync(fd: BorrowedFd<'_>, flags: u64) -> Result<bool> {
         match unsafe { sync::dma_buf_sync(fd.as_raw_fd(), &flags) } {
             Ok(_) => return Ok(true),
             Err(Errno::EINTR) | Err(Errno::EAGAIN) => continue,
-            Err(Errno::ENOTTY) | Err(Errno::EINVAL) | Err(Errno::EBADF) => return Ok(false),
+            // Not a dma-buf (ENOTTY, EINVAL), or no such ioctl where this runs (ENOSYS:
+            // qemu-user does not pass it through): nothing to bracket.
+            Err(Errno::ENOTTY) | Err(Errno::EINVAL) | Err(Errno::EBADF) | Err(Errno::ENOSYS) => {
+                return Ok(false)
+            }
             Err(e) => {
                 return Err(Error::device(format!(
                     "DMA_BUF_IOCTL_SYNC on the dma-buf failed: {}",
