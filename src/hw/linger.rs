@@ -52,9 +52,11 @@ struct Lingering {
     changed: Condvar,
 }
 
-fn lingering() -> &'static Lingering {
-    static LINGERING: OnceLock<&'static Lingering> = OnceLock::new();
-    LINGERING.get_or_init(|| {
+/// The lingering devices and their closer thread, started on first use (None when no thread
+/// can be started: devices then close with their last handle).
+fn lingering() -> Option<&'static Lingering> {
+    static LINGERING: OnceLock<Option<&'static Lingering>> = OnceLock::new();
+    *LINGERING.get_or_init(|| {
         let l: &'static Lingering = Box::leak(Box::new(Lingering {
             devices: Mutex::new(Vec::new()),
             changed: Condvar::new(),
@@ -62,8 +64,8 @@ fn lingering() -> &'static Lingering {
         std::thread::Builder::new()
             .name("amljpeg-linger".into())
             .spawn(move || closer(l))
-            .expect("spawn the linger thread");
-        l
+            .ok()
+            .map(|_| l)
     })
 }
 
@@ -94,7 +96,9 @@ pub fn keep(shared: &Arc<Shared>) {
     if linger.is_zero() || !open {
         return;
     }
-    let l = lingering();
+    let Some(l) = lingering() else {
+        return;
+    };
     let mut devices = l.devices.lock();
     // An earlier linger of this device ends here: the caller's reference is then the only
     // one unless another handle has the device (which lingers it when it goes).
