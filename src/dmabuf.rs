@@ -41,7 +41,7 @@ fn sync(fd: BorrowedFd<'_>, flags: u64) -> Result<bool> {
 
 /// The size of the buffer behind `fd`: a dma-buf reports it through its inode (fstat) or,
 /// on older kernels, only to lseek, whose offset a dma-buf does not use.
-pub fn size(fd: BorrowedFd<'_>) -> Result<usize> {
+fn size(fd: BorrowedFd<'_>) -> Result<usize> {
     let stat = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| {
         Error::invalid(format!(
             "descriptor {} is not an open buffer: {}",
@@ -58,6 +58,28 @@ pub fn size(fd: BorrowedFd<'_>) -> Result<usize> {
     Ok(end as usize)
 }
 
+/// `len` bytes from `offset` that lie inside a buffer: only [`Span::check`] makes one, so a
+/// mapping of it never reaches past the buffer's end (where reading faults with SIGBUS).
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    offset: usize,
+    len: usize,
+}
+
+impl Span {
+    /// Checks that `[offset, offset + len)` lies inside the buffer behind `fd`.
+    pub fn check(fd: BorrowedFd<'_>, offset: usize, len: usize) -> Result<Span> {
+        let size = size(fd)?;
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(Error::invalid(format!(
+                "the frame ({len} bytes from offset {offset}) runs past the end of the \
+                 {size}-byte buffer"
+            )));
+        }
+        Ok(Span { offset, len })
+    }
+}
+
 /// `len` bytes of a buffer from `offset`, mapped read-only for the CPU while this lives.
 pub struct MappedBuffer<'fd> {
     fd: BorrowedFd<'fd>,
@@ -67,17 +89,11 @@ pub struct MappedBuffer<'fd> {
 }
 
 impl<'fd> MappedBuffer<'fd> {
-    /// Maps `[offset, offset + len)` of `fd`, which must lie inside the buffer.
-    pub fn map(fd: BorrowedFd<'fd>, offset: usize, len: usize) -> Result<Self> {
-        let size = size(fd)?;
-        if offset.checked_add(len).is_none_or(|end| end > size) {
-            return Err(Error::invalid(format!(
-                "the frame ({len} bytes from offset {offset}) runs past the end of the \
-                 {size}-byte buffer"
-            )));
-        }
-        // SAFETY: a read-only shared mapping of the caller's buffer, inside its size (checked
-        // above). The contract of aml_jpeg_encode_dmabuf() forbids shrinking the buffer
+    /// Maps `span` of `fd` (checked against the same descriptor).
+    pub fn map(fd: BorrowedFd<'fd>, span: Span) -> Result<Self> {
+        let Span { offset, len } = span;
+        // SAFETY: a read-only shared mapping of the caller's buffer, inside its size (the
+        // span was checked against it). The contract of aml_jpeg_encode_dmabuf() forbids shrinking the buffer
         // during the call; what the producer writes meanwhile is read as it is, like DMA.
         let map = unsafe {
             MmapOptions::new()

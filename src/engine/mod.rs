@@ -405,13 +405,7 @@ impl Encoder {
             )));
         }
         let quant = self.settings.quantisation(quality)?;
-        let size = crate::dmabuf::size(buffer)?;
-        if offset.checked_add(len).is_none_or(|end| end > size) {
-            return Err(Error::invalid(format!(
-                "the frame ({len} bytes from offset {offset}) runs past the end of the \
-                 {size}-byte buffer"
-            )));
-        }
+        let span = crate::dmabuf::Span::check(buffer, offset, len)?;
         let (w, h) = (layout.width, layout.height);
         if offset == 0 && self.wants_hardware(w, h, &quant) {
             let device = self.device.as_mut().expect("wants_hardware checked it");
@@ -427,7 +421,7 @@ impl Encoder {
                 Err(_) => {} // AUTO: the ordinary path below, which backs off the device.
             }
         }
-        let mapped = crate::dmabuf::MappedBuffer::map(buffer, offset, len)?;
+        let mapped = crate::dmabuf::MappedBuffer::map(buffer, span)?;
         let frame = Frame::new(mapped.bytes(), width, height, stride, format)?;
         self.encode(&frame, quality)
     }
