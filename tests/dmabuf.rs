@@ -6,18 +6,10 @@
 mod common;
 
 use amljpeg::{Backend, BackendChoice, Encoder, ErrorKind, Frame, InputPath, PixelFormat};
+use amljpeg_testkit::memfd;
 use common::emulator::{deadline_ms, emu_stat, generation, in_emulator};
 use common::*;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-
-/// A memfd holding `bytes` at `offset`.
-fn memfd(bytes: &[u8], offset: usize) -> OwnedFd {
-    // SAFETY: memfd_create with a NUL-terminated name; the descriptor is ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(libc::memfd_create(c"frame".as_ptr(), 0)) };
-    let file = std::fs::File::from(fd.try_clone().unwrap());
-    std::os::unix::fs::FileExt::write_all_at(&file, bytes, offset as u64).unwrap();
-    fd
-}
 
 /// A real dma-buf holding `bytes`, from /dev/udmabuf, where the kernel offers it.
 fn udmabuf(bytes: &[u8]) -> Option<OwnedFd> {

@@ -4,11 +4,12 @@
 
 mod common;
 
+use amljpeg_testkit::memfd;
 use common::*;
 use jpegenc_emu::config::Generation;
 use jpegenc_emu::driver::j;
 use jpegenc_emu::{Config, Driver};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 fn mm(soc: &str) -> Config {
@@ -39,15 +40,6 @@ fn open(config: Config) -> Open {
     let mut info = [0u32; 7];
     ioctl(&d, j::GET_BUFFINFO, &mut info).unwrap();
     Open { d, _fd: fd, info }
-}
-
-/// A memfd holding `bytes`: what the tests hand over as a dma-buf.
-fn memfd(bytes: &[u8]) -> OwnedFd {
-    // SAFETY: memfd_create with a NUL-terminated name; the descriptor is ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(libc::memfd_create(c"frame".as_ptr(), 0)) };
-    let mut file = std::fs::File::from(fd.try_clone().unwrap());
-    std::io::Write::write_all(&mut file, bytes).unwrap();
-    fd
 }
 
 /// NEW_CMD2's request: type, formats, size, quality 90 (Annex K), flush as given, strides.
@@ -206,7 +198,7 @@ fn a_dma_buf_frame_is_read_by_the_device() {
         let memory = mapped(&o);
         let img = synthetic(1280, 720);
         let frame = layout(&img, 3);
-        let buffer = memfd(&frame);
+        let buffer = memfd(&frame, 0);
         let mut fd = buffer.as_raw_fd();
         assert_eq!(ioctl(&o.d, j::CONFIG_DMA_INPUT, &mut fd), Ok(0));
         drop(buffer); // the driver keeps its own reference
@@ -239,7 +231,7 @@ fn a_dma_buf_frame_is_read_by_the_device() {
         );
 
         // A buffer shorter than what the device reads: it reads past its end.
-        let short = memfd(&frame[..frame.len() / 2]);
+        let short = memfd(&frame[..frame.len() / 2], 0);
         let mut fd = short.as_raw_fd();
         ioctl(&o.d, j::CONFIG_DMA_INPUT, &mut fd).unwrap();
         ioctl(&o.d, j::NEW_CMD2, &mut req).unwrap();
@@ -284,7 +276,7 @@ fn strides_count_on_c1_class_socs_only() {
         let o = open(mm(soc));
         ioctl(&o.d, j::CONFIG_INIT, &mut 0u32).unwrap();
         let memory = mapped(&o);
-        let buffer = memfd(&frame);
+        let buffer = memfd(&frame, 0);
         let mut fd = buffer.as_raw_fd();
         ioctl(&o.d, j::CONFIG_DMA_INPUT, &mut fd).unwrap();
         let p = pitch as u32;

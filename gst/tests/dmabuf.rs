@@ -4,7 +4,6 @@
 //! preloaded and the plugin on GST_PLUGIN_PATH.
 
 use gst::prelude::*;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Command;
 
 fn target_dir() -> std::path::PathBuf {
@@ -50,18 +49,6 @@ fn dmabuf_frames_go_to_the_device_without_a_copy() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
-/// A memfd holding `bytes`.
-fn memfd(bytes: &[u8]) -> OwnedFd {
-    // SAFETY: memfd_create with a NUL-terminated name.
-    let raw = unsafe { libc::memfd_create(c"frame".as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(raw >= 0, "memfd_create");
-    // SAFETY: a fresh descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let file = std::fs::File::from(fd.try_clone().unwrap());
-    std::os::unix::fs::FileExt::write_all_at(&file, bytes, 0).unwrap();
-    fd
-}
-
 fn child() {
     gst::init().unwrap();
     let state = std::path::PathBuf::from(std::env::var_os("AMLJPEG_GST_CHILD").unwrap());
@@ -81,7 +68,7 @@ fn child() {
         let frame: Vec<u8> = (0..w * h * 3 / 2)
             .map(|k| ((k + i * 7) % 251) as u8)
             .collect();
-        let fd = memfd(&frame);
+        let fd = amljpeg_testkit::memfd(&frame, 0);
         // SAFETY: the allocator takes the descriptor over; `frame.len()` bytes are behind it.
         let memory = unsafe { allocator.alloc(fd, frame.len()) }.unwrap();
         let mut buffer = gst::Buffer::new();

@@ -1,5 +1,6 @@
 //! What the tests of every crate share: the test photographs, synthetic frames, decoding with
-//! libjpeg-turbo, PSNR, scratch directories, and running programs built for the target.
+//! libjpeg-turbo, PSNR, scratch directories, memfds standing in for dma-bufs, and running
+//! programs built for the target.
 //! Dev-only.
 
 use std::path::PathBuf;
@@ -119,4 +120,22 @@ pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Com
         }
         None => std::process::Command::new(program),
     }
+}
+
+/// A memfd holding `bytes` from byte `offset` (zeros before): what the tests hand the library,
+/// the emulator and GStreamer as a dma-buf.
+pub fn memfd(bytes: &[u8], offset: usize) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let raw = unsafe { libc::memfd_create(c"frame".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(
+        raw >= 0,
+        "memfd_create: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a fresh descriptor we own.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    let file = std::fs::File::from(fd.try_clone().unwrap());
+    std::os::unix::fs::FileExt::write_all_at(&file, bytes, offset as u64).unwrap();
+    fd
 }
