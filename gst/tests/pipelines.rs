@@ -89,12 +89,7 @@ fn files(dir: &Path, prefix: &str) -> Vec<Vec<u8>> {
 }
 
 fn stat(state: &Path, key: &str) -> u64 {
-    let json = std::fs::read_to_string(state.join("stats.json")).unwrap_or_default();
-    json.split(&format!("\"{key}\": "))
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    amljpeg_testkit::stat_in(&state.join("stats.json"), key)
 }
 
 /// `frames` of videotestsrc in `format` through a tee: amljpegenc, jpegenc (same quality) and

@@ -139,3 +139,17 @@ pub fn memfd(bytes: &[u8], offset: usize) -> std::os::fd::OwnedFd {
     std::os::unix::fs::FileExt::write_all_at(&file, bytes, offset as u64).unwrap();
     fd
 }
+
+/// A counter from the emulator stats file at `path` (0 when absent).
+pub fn stat_in(path: &std::path::Path, key: &str) -> u64 {
+    let json = std::fs::read_to_string(path).unwrap_or_default();
+    let Some(at) = json.find(&format!("\"{key}\": ")) else {
+        return 0;
+    };
+    json[at + key.len() + 4..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
+}

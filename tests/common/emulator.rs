@@ -31,7 +31,7 @@ pub fn state_dir() -> PathBuf {
     amljpeg_testkit::scratch_dir("amljpeg-test")
 }
 
-pub use amljpeg_testkit::target_command;
+pub use amljpeg_testkit::{stat_in, target_command};
 
 /// True inside the child. Outside, runs test `name` of this binary in a child with the
 /// emulator preloaded and `env` set, once per driver generation (E, J, then the media_modules
@@ -84,20 +84,6 @@ fn run_child(name: &str, env: &[(&str, &str)]) {
 pub fn emu_stat(key: &str) -> u64 {
     let path = std::env::var("JPEGENC_EMU_STATS").expect("inside the emulator");
     stat_in(std::path::Path::new(&path), key)
-}
-
-/// A counter from the emulator stats file at `path` (0 when absent).
-pub fn stat_in(path: &std::path::Path, key: &str) -> u64 {
-    let json = std::fs::read_to_string(path).unwrap_or_default();
-    let Some(at) = json.find(&format!("\"{key}\": ")) else {
-        return 0;
-    };
-    json[at + key.len() + 4..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap_or(0)
 }
 
 /// How much slower the target runs than native (`$AMLJPEG_TEST_SLOWDOWN`, e.g. 20 under
