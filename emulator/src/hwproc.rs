@@ -141,8 +141,19 @@ pub fn serve() -> std::io::Result<()> {
     }
 }
 
-/// Room for one descriptor's control message.
-const CMSG_BUF: usize = 64;
+/// Room for one descriptor's control message, aligned as `cmsghdr` must be.
+type Control = [u64; 8];
+
+/// A message header over one buffer and `control_len` bytes of `control`.
+fn message(iov: &mut libc::iovec, control: &mut Control, control_len: usize) -> libc::msghdr {
+    // SAFETY: msghdr is plain data; zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control_len as _;
+    msg
+}
 
 /// Sends the first bytes of `bytes` with `fd` attached (SCM_RIGHTS); returns how many went.
 fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: Option<i32>) -> std::io::Result<usize> {
@@ -151,15 +162,11 @@ fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: Option<i32>) -> std::io::
         iov_base: bytes.as_ptr() as *mut libc::c_void,
         iov_len: bytes.len(),
     };
-    let mut control = [0u8; CMSG_BUF];
-    // SAFETY: msghdr is plain data; zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
+    let mut control: Control = [0; 8];
     // SAFETY: CMSG_SPACE is a pure size computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as _;
-    // SAFETY: `msg` describes `control`, which has room for one header and one int.
+    let space = unsafe { libc::CMSG_SPACE(4) } as usize;
+    let msg = message(&mut iov, &mut control, space);
+    // SAFETY: `msg` describes `control`, aligned and with room for one header and one int.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
@@ -181,13 +188,8 @@ fn recv_with_fd(stream: &UnixStream, buf: &mut [u8]) -> std::io::Result<(usize, 
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    let mut control = [0u8; CMSG_BUF];
-    // SAFETY: as in send_with_fd.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = CMSG_BUF as _;
+    let mut control: Control = [0; 8];
+    let mut msg = message(&mut iov, &mut control, std::mem::size_of::<Control>());
     // SAFETY: `msg` points at live buffers; received descriptors are close-on-exec.
     let got = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
     if got < 0 {
