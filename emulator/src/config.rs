@@ -111,6 +111,9 @@ pub struct Config {
     pub stages_visible: bool,
     /// Modelled encoder speed in megapixels per second; 0 = instant.
     pub mpixps: f64,
+    /// Which encoder produces the scan: libjpeg-turbo (fast enough to keep the modelled pace)
+    /// or the reference encoder (the hardware's arithmetic; `JPEGENC_EMU_SCAN=reference`).
+    pub reference_scan: bool,
     pub strict_cache: bool,
     /// The CPU's view of the bitstream buffer is cached: stale until invalidated, and what
     /// the CPU writes there is written back whenever (false: coherent, no model).
@@ -144,6 +147,7 @@ impl Default for Config {
             eoi: true,
             stages_visible: false,
             mpixps: 150.0,
+            reference_scan: false,
             strict_cache: true,
             strict_output_cache: true,
             j_header_coherent: false,
@@ -296,6 +300,13 @@ impl Config {
             match v.parse::<f64>() {
                 Ok(m) if m >= 0.0 => c.mpixps = m,
                 _ => warn("JPEGENC_EMU_MPIXPS", &v),
+            }
+        }
+        if let Some(v) = var("JPEGENC_EMU_SCAN") {
+            match v.trim() {
+                "turbo" => c.reference_scan = false,
+                "reference" => c.reference_scan = true,
+                _ => warn("JPEGENC_EMU_SCAN", &v),
             }
         }
         if let Some(v) = var("JPEGENC_EMU_FAULT") {

@@ -5,6 +5,7 @@
 use crate::encoder::{self, McuLayout, Plane};
 use crate::input;
 use crate::memory::Memory;
+use crate::scan;
 
 /// What the hardware is told for one job, besides memory. Fixed-size so it crosses a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,11 @@ pub struct HwJob {
     pub strict_cache: u32,
     pub corrupt: u32,
     pub eoi: u32,
+    /// 1: the scan from the reference encoder; 0: from libjpeg-turbo.
+    pub reference_scan: u32,
+    /// The input range (start, length in the block) the driver cleaned before starting: the
+    /// CPU's view copied to memory as the job's first step.
+    pub clean: (u64, u64),
     /// Where the VLC writes and how many bytes fit there.
     pub vlc_start: u64,
     pub room: u64,
@@ -46,7 +52,7 @@ pub struct HwResult {
     pub stale: u32,
 }
 
-pub const JOB_BYTES: usize = 8 + 4 * 4 + 8 + 8 + 3 * 4 + 8 + 8 + 128 + 4 + 16;
+pub const JOB_BYTES: usize = 8 + 4 * 4 + 8 + 8 + 3 * 4 + 8 + 8 + 128 + 4 + 16 + 4 + 16;
 pub const RESULT_BYTES: usize = 12;
 
 impl HwJob {
@@ -71,9 +77,12 @@ impl HwJob {
             self.strides[1],
             self.strides[2],
             self.strides[3],
+            self.reference_scan,
         ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
+        b.extend_from_slice(&self.clean.0.to_le_bytes());
+        b.extend_from_slice(&self.clean.1.to_le_bytes());
         b.try_into().expect("JOB_BYTES")
     }
 
@@ -97,6 +106,8 @@ impl HwJob {
             chroma: b[132..196].try_into().unwrap(),
             dma: u32_at(196),
             strides: std::array::from_fn(|i| u32_at(200 + 4 * i)),
+            reference_scan: u32_at(216),
+            clean: (u64_at(220), u64_at(228)),
         }
     }
 }
@@ -137,21 +148,30 @@ fn fetch(job: &HwJob, memory: &Memory, base: usize) -> Vec<u8> {
 /// driver's output window reaches); a DMA_BUFF job reads the imported buffer `dma`.
 pub fn run(job: &HwJob, live: &Memory, phys: &Memory, dma: Option<&Memory>) -> HwResult {
     let (w, h) = (job.width as usize, job.height as usize);
-    let mut source = vec![0u8; input::extent(job.input_format, w, h)];
+    let (clean_at, clean_len) = (job.clean.0 as usize, job.clean.1 as usize);
+    phys.copy_from(clean_at, live, clean_at, clean_len);
     let mut stale = false;
-    if job.dma != 0 {
-        if let Some(buffer) = dma {
-            source = fetch(job, buffer, 0);
+    let source = match (job.dma != 0, dma) {
+        (true, Some(buffer)) => fetch(job, buffer, 0),
+        (false, _) if job.input_base != NO_INPUT => {
+            let base = job.input_base as usize;
+            let strides = (job.strides != [0; 4]).then(|| job.strides.map(|s| s as usize));
+            let span = input::span(job.input_format, w, h, strides);
+            let just_cleaned = clean_at <= base && base + span <= clean_at + clean_len;
+            if job.strict_cache == 0 {
+                fetch(job, live, base)
+            } else if just_cleaned {
+                // Memory holds what the CPU wrote: nothing can be stale (one fetch, not two).
+                fetch(job, phys, base)
+            } else {
+                let (cpu, seen) = (fetch(job, live, base), fetch(job, phys, base));
+                stale = seen != cpu;
+                seen
+            }
         }
-    } else if job.input_base != NO_INPUT {
-        let base = job.input_base as usize;
-        source = fetch(job, live, base);
-        if job.strict_cache != 0 {
-            let seen = fetch(job, phys, base);
-            stale = seen != source;
-            source = seen;
-        }
-    }
+        // Not in the block, or a DMA_BUFF job without an import: zeros.
+        _ => vec![0u8; input::extent(job.input_format, w, h)],
+    };
     let mut payload = Vec::new();
     if w > 0 && h > 0 {
         let planes = input::read(&source, job.input_format, w, h, job.mfdin_420 != 0);
@@ -170,17 +190,16 @@ pub fn run(job: &HwJob, live: &Memory, phys: &Memory, dma: Option<&Memory>) -> H
         let cb = plane(&planes.cb[..], planes.chroma_width, planes.chroma_height);
         let cr = plane(&planes.cr[..], planes.chroma_width, planes.chroma_height);
         payload.reserve(w * h / 4);
-        encoder::encode_scan(
-            &y,
-            &cb,
-            &cr,
-            layout,
-            w.div_ceil(16),
-            h.div_ceil(8 * layout.v),
-            &job.luma,
-            &job.chroma,
-            &mut payload,
-        );
+        let (cols, rows) = (w.div_ceil(16), h.div_ceil(8 * layout.v));
+        let (luma, chroma) = (&job.luma, &job.chroma);
+        let fast = job.reference_scan == 0
+            && scan::encode_scan(&y, &cb, &cr, layout, cols, rows, luma, chroma, &mut payload)
+                .map_err(|e| eprintln!("jpegenc-emu: {e}; using the reference encoder"))
+                .is_ok();
+        if !fast {
+            payload.clear();
+            encoder::encode_scan(&y, &cb, &cr, layout, cols, rows, luma, chroma, &mut payload);
+        }
     }
     if job.corrupt != 0 {
         let mut x = job.generation as u32 ^ 0x9E37_79B9;
@@ -230,6 +249,8 @@ mod tests {
             chroma: std::array::from_fn(|i| i as u8),
             dma: 1,
             strides: [2048, 2048, 0, 1080],
+            reference_scan: 1,
+            clean: (4096, 1 << 20),
         };
         assert_eq!(HwJob::from_bytes(&job.to_bytes()), job);
         let r = HwResult {

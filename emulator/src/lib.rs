@@ -17,6 +17,7 @@ pub mod levels;
 pub mod memory;
 
 pub mod preload;
+pub mod scan;
 pub mod stats;
 pub mod tables;
 

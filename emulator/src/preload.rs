@@ -182,7 +182,7 @@ macro_rules! interpose_open {
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
             if is_device($path) {
-                return open_device($flags);
+                return charged(|| open_device($flags));
             }
             if let Some(fd) = device_tree_file($path) {
                 return fd;
@@ -216,11 +216,18 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     forward!(close: unsafe extern "C" fn(c_int) -> c_int, fd)
 }
 
-fn do_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+/// Runs `f` (the model's work inside an interposed call) and counts the CPU it took as the
+/// model's, so a client's CPU time less the model's is its own (see `Stats::model_cpu_ns`).
+fn charged<T>(f: impl FnOnce() -> T) -> T {
     let cpu0 = crate::stats::thread_cpu_ns();
-    // SAFETY: the driver dereferences `arg` like the kernel driver; the caller's contract.
-    let result = unsafe { driver().ioctl(request as u64, arg) };
+    let result = f();
     driver().charge_cpu(crate::stats::thread_cpu_ns().saturating_sub(cpu0));
+    result
+}
+
+fn do_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+    // SAFETY: the driver dereferences `arg` like the kernel driver; the caller's contract.
+    let result = charged(|| unsafe { driver().ioctl(request as u64, arg) });
     match result {
         Ok(v) => v,
         Err(e) => {
@@ -291,7 +298,7 @@ pub unsafe extern "C" fn mmap(
 ) -> *mut c_void {
     if is_ours(fd) {
         // SAFETY: mmap's own arguments, under its contract.
-        return unsafe { map_device(addr, len, prot, flags, fd, offset as i64) };
+        return charged(|| unsafe { map_device(addr, len, prot, flags, fd, offset as i64) });
     }
     forward!(mmap: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, off_t) -> *mut c_void, addr, len, prot, flags, fd, offset)
 }
@@ -307,7 +314,7 @@ pub unsafe extern "C" fn mmap64(
 ) -> *mut c_void {
     if is_ours(fd) {
         // SAFETY: mmap's own arguments, under its contract.
-        return unsafe { map_device(addr, len, prot, flags, fd, offset as i64) };
+        return charged(|| unsafe { map_device(addr, len, prot, flags, fd, offset as i64) });
     }
     forward!(mmap64: unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, libc::off64_t) -> *mut c_void, addr, len, prot, flags, fd, offset)
 }
@@ -404,11 +411,23 @@ unsafe fn poll_device(fds: *mut pollfd, nfds: nfds_t, timeout_ms: c_int) -> Opti
     }
 }
 
+/// Whether the device is among the `nfds` pollfds at `fds`.
+///
+/// # Safety
+/// `fds` is NULL or points at `nfds` pollfds (poll's contract).
+unsafe fn has_device(fds: *const pollfd, nfds: nfds_t) -> bool {
+    // SAFETY: the caller's contract.
+    !fds.is_null() && (0..nfds as usize).any(|i| is_ours(unsafe { (*fds.add(i)).fd }))
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
     // SAFETY: the caller passes `nfds` pollfds at `fds` (poll's contract).
-    if let Some(r) = unsafe { poll_device(fds, nfds, timeout) } {
-        return r;
+    if unsafe { has_device(fds, nfds) } {
+        // SAFETY: as above.
+        if let Some(r) = charged(|| unsafe { poll_device(fds, nfds, timeout) }) {
+            return r;
+        }
     }
     forward!(poll: unsafe extern "C" fn(*mut pollfd, nfds_t, c_int) -> c_int, fds, nfds, timeout)
 }
@@ -440,11 +459,9 @@ pub unsafe extern "C" fn ppoll(
             as c_int
     };
     // SAFETY: the caller passes `nfds` pollfds at `fds` (ppoll's contract).
-    let has_device =
-        !fds.is_null() && (0..nfds as usize).any(|i| is_ours(unsafe { (*fds.add(i)).fd }));
-    if has_device {
+    if unsafe { has_device(fds, nfds) } {
         // SAFETY: the caller passes `nfds` pollfds at `fds` (ppoll's contract).
-        if let Some(r) = unsafe { poll_device(fds, nfds, timeout_ms) } {
+        if let Some(r) = charged(|| unsafe { poll_device(fds, nfds, timeout_ms) }) {
             return r;
         }
     }

@@ -69,11 +69,20 @@ pub fn check_header(buf: &[u8]) -> Result<HeaderInfo> {
     })
 }
 
+/// The position of the first 0xFF in `data`: libc's memchr, vectorised.
+fn find_ff(data: &[u8]) -> Option<usize> {
+    // SAFETY: memchr reads at most `data.len()` bytes from `data`.
+    let p = unsafe { libc::memchr(data.as_ptr().cast(), 0xFF, data.len()) };
+    // SAFETY: a non-null result points into `data`.
+    (!p.is_null()).then(|| unsafe { p.cast::<u8>().offset_from(data.as_ptr()) } as usize)
+}
+
 /// The position of the first marker (an 0xFF not followed by a stuffed 0x00 or fill 0xFF) in
-/// `data`, if any.
+/// `data`, if any. This reads every byte of every JPEG: a byte loop was a visible share of
+/// the library's CPU, memchr from one 0xFF to the next is several times faster.
 fn first_marker(data: &[u8]) -> Option<usize> {
     let mut at = 0;
-    while let Some(i) = data[at..].iter().position(|&b| b == 0xFF) {
+    while let Some(i) = find_ff(&data[at..]) {
         let p = at + i;
         match data.get(p + 1) {
             Some(0x00) => at = p + 2,
@@ -447,6 +456,39 @@ mod tests {
         ]);
         h[SOS_OFFSET..SOS_OFFSET + 2].copy_from_slice(&[0xFF, 0xDA]);
         h
+    }
+
+    /// The memchr-driven marker search finds what a byte-by-byte one does, wherever the 0xFF
+    /// bytes fall (runs of fill bytes, stuffed zeros, the last byte).
+    #[test]
+    fn first_marker_matches_a_byte_loop() {
+        fn by_bytes(data: &[u8]) -> Option<usize> {
+            let mut at = 0;
+            while at < data.len() {
+                match (data[at], data.get(at + 1)) {
+                    (0xFF, Some(0x00)) => at += 2,
+                    (0xFF, Some(0xFF)) => at += 1,
+                    (0xFF, Some(_)) => return Some(at),
+                    (0xFF, None) => return None,
+                    _ => at += 1,
+                }
+            }
+            None
+        }
+        let mut x = 0x2545_F491u32;
+        for case in 0..3000 {
+            let len = case % 97;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    // Mostly ordinary bytes, many 0xFF, and the bytes that follow one.
+                    [0x12, 0xFF, 0xFF, 0x00, 0xD9, 0x00, 0x7F, 0xFE][(x % 8) as usize]
+                })
+                .collect();
+            assert_eq!(first_marker(&data), by_bytes(&data), "{data:02x?}");
+        }
     }
 
     #[test]

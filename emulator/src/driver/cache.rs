@@ -66,6 +66,16 @@ impl Driver {
         m.phys.copy_from(at, &m.live, at, end.saturating_sub(start));
     }
 
+    /// The clean NEW_CMD asks for before the hardware starts, as (absolute start, length): the
+    /// hardware's side does it as the job's first step (in the encoder process), so the copy
+    /// that models it costs the client's call nothing. None without the strict input model.
+    pub(super) fn input_clean(&self, level: Level, start: usize, len: usize) -> Option<(u64, u64)> {
+        self.inner
+            .config
+            .strict_cache
+            .then(|| ((level.input_start as usize + start) as u64, len as u64))
+    }
+
     /// The real bitstream buffer (absolute offsets): the level's, as far as the block holds it.
     pub(super) fn bitstream_area(&self) -> std::ops::Range<usize> {
         let level = self.inner.level.expect("open implies a level");
@@ -95,14 +105,12 @@ impl Driver {
         if from >= to {
             return;
         }
-        let mut fresh = vec![0u8; to - from];
-        m.phys.read(from, &mut fresh);
-        m.live.write(from, &fresh);
+        m.live.copy_from(from, &m.phys, from, to - from);
         let area = self.bitstream_area();
         let (a, b) = (from.max(area.start), to.min(area.end));
         if a < b {
-            self.synced()[a - area.start..b - area.start]
-                .copy_from_slice(&fresh[a - from..b - from]);
+            m.phys
+                .read(a, &mut self.synced()[a - area.start..b - area.start]);
         }
     }
 
@@ -118,10 +126,9 @@ impl Driver {
         if from >= to {
             return;
         }
-        let mut bytes = vec![0u8; to - from];
-        m.live.read(from, &mut bytes);
-        m.phys.write(from, &bytes);
-        self.synced()[from - area.start..to - area.start].copy_from_slice(&bytes);
+        m.phys.copy_from(from, &m.live, from, to - from);
+        m.live
+            .read(from, &mut self.synced()[from - area.start..to - area.start]);
     }
 
     /// What the CPU wrote into the bitstream buffer up to `end` (where the hardware just

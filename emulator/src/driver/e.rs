@@ -183,10 +183,11 @@ impl Driver {
                 ),
             );
         }
+        let mut clean = None;
         let input_base = if mem_type == 0 {
             if need_flush & 0xFF != 0 {
                 st.stats.flush_bytes += size as u64;
-                self.clean_input(level, offset as usize, offset as usize + size as usize);
+                clean = self.input_clean(level, offset as usize, size as usize);
             }
             if offset % 8 != 0 {
                 self.hazard(st, format!("input offset {offset:#x} is not 8-byte aligned (canvas addresses round up)"));
@@ -211,6 +212,7 @@ impl Driver {
             job.corrupt = true;
         }
         self.start_job(Job {
+            clean,
             width: g.width,
             height: g.height,
             input_format,

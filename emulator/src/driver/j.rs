@@ -238,12 +238,12 @@ impl Driver {
         } else {
             [0; 4]
         };
-        let (mut input_base, mut dma) = (None, None);
+        let (mut input_base, mut dma, mut clean) = (None, None, None);
         match mem_type {
             LOCAL_BUFF => {
                 if flush & 1 != 0 {
                     st.stats.flush_bytes += framesize as u64;
-                    self.clean_input(level, 0, framesize as usize);
+                    clean = self.input_clean(level, 0, framesize as usize);
                 }
                 input_base = Some(level.input_start as usize);
             }
@@ -279,6 +279,7 @@ impl Driver {
         let mfdin_420 = st.mfdin.1;
         let job = self.next_job(st, occurrence);
         self.start_job(Job {
+            clean,
             width,
             height,
             input_format,

@@ -17,6 +17,8 @@ use std::time::Instant;
 pub(super) struct Job {
     pub(super) generation: u64,
     pub(super) started: Instant,
+    /// The input range (absolute start, length) the driver cleans before the hardware starts.
+    pub(super) clean: Option<(u64, u64)>,
     pub(super) width: u32,
     pub(super) height: u32,
     pub(super) input_format: u32,
@@ -47,6 +49,7 @@ impl Driver {
         let mut job = Job {
             generation: st.generation,
             started: Instant::now(),
+            clean: None,
             width: 0,
             height: 0,
             input_format: 0,
@@ -169,6 +172,8 @@ impl Driver {
             strict_cache: cfg.strict_cache as u32,
             corrupt: job.corrupt as u32,
             eoi: job.eoi as u32,
+            reference_scan: cfg.reference_scan as u32,
+            clean: job.clean.unwrap_or((0, 0)),
             vlc_start: vlc_start as u64,
             room: room as u64,
             luma: job.luma,
@@ -213,13 +218,32 @@ impl Driver {
         let done_at = job.started + modelled;
         let now = Instant::now();
         let late = done_at < now && !modelled.is_zero();
-        if done_at > now {
-            std::thread::sleep(done_at - now);
-        }
-        self.complete(&job, &hw_job, result, late, &memories.phys, cpu0);
+        self.write_back_dirty(&job, &hw_job, &result, &memories.phys);
+        finish_at(done_at);
+        self.complete(&job, &hw_job, result, late, cpu0);
     }
 
-    /// The completion: the CPU's dirty lines written back, a write past the block counted,
+    /// The CPU's dirty lines where the hardware wrote reach memory after it, over it: done as
+    /// the hardware finishes writing, while the modelled time runs out (not after it, where it
+    /// would delay the completion).
+    fn write_back_dirty(
+        &self,
+        job: &Job,
+        hw_job: &HwJob,
+        result: &hardware::HwResult,
+        phys: &crate::memory::Memory,
+    ) {
+        let written = (result.payload_len as usize).min(hw_job.room as usize);
+        let mut st = self.inner.state.lock();
+        if st.generation != job.generation || st.open.is_none() {
+            return;
+        }
+        for (at, bytes) in self.take_dirty(&mut st, hw_job.vlc_start as usize + written) {
+            phys.write(at, &bytes);
+        }
+    }
+
+    /// The completion: a write past the block counted,
     /// the size register and stage set, the ready count raised (unless the IRQ is lost).
     fn complete(
         &self,
@@ -227,7 +251,6 @@ impl Driver {
         hw_job: &HwJob,
         result: hardware::HwResult,
         late: bool,
-        phys: &crate::memory::Memory,
         cpu0: u64,
     ) {
         let cfg = &self.inner.config;
@@ -237,10 +260,6 @@ impl Driver {
         let mut st = self.inner.state.lock();
         if st.generation != job.generation || st.open.is_none() {
             return;
-        }
-        // The CPU's dirty lines where the hardware just wrote reach memory after it, over it.
-        for (at, bytes) in self.take_dirty(&mut st, written_end) {
-            phys.write(at, &bytes);
         }
         st.stats.late_completions += late as u64;
         st.stats.job_time_us += job.started.elapsed().as_micros() as u64;
@@ -277,7 +296,27 @@ impl Driver {
         self.inner.changed.notify_all();
         self.save_globals(&st.globals);
         st.stats.model_cpu_ns += stats::thread_cpu_ns().saturating_sub(cpu0);
+        // Written before the client's next ioctl can run (it needs the state lock): a test
+        // or benchmark that reads the file after its call returns sees this job counted.
+        let cpu1 = stats::thread_cpu_ns();
         self.write_stats(&st.stats);
         self.log(|| format!("job done: {payload_len} bytes"));
+        // Writing the stats is the model's work too: counted now, shown in the next write.
+        st.stats.model_cpu_ns += stats::thread_cpu_ns().saturating_sub(cpu1);
+    }
+}
+
+/// How long before a job's modelled end the hardware thread stops sleeping and spins: a
+/// sleep overshoots by tens to hundreds of microseconds, which would make every job late.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(300);
+
+/// Returns at `done_at`, not measurably later: sleeps until just before it, then yields.
+fn finish_at(done_at: Instant) {
+    let now = Instant::now();
+    if done_at > now + SPIN {
+        std::thread::sleep(done_at - now - SPIN);
+    }
+    while Instant::now() < done_at {
+        std::thread::yield_now();
     }
 }

@@ -37,10 +37,12 @@ macro_rules! requests {
 
 mod cache;
 pub mod e;
+mod globals_file;
 pub mod j;
 mod job;
 mod user;
 
+use globals_file::GlobalsFile;
 use job::Job;
 
 /// Stage values (`encoder_status`).
@@ -164,6 +166,10 @@ struct Inner {
     /// Signalled when stage changes, for tests that wait on it.
     changed: Condvar,
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    /// The stats file, opened at the first write.
+    stats_file: Mutex<Option<File>>,
+    /// The globals' persistent copy, mapped at first use (None: it could not be made).
+    globals_file: std::sync::OnceLock<Option<GlobalsFile>>,
 }
 
 /// An emulated `/dev/jpegenc` device.
@@ -201,6 +207,8 @@ impl Driver {
                 }),
                 changed: Condvar::new(),
                 jobs: Mutex::new(None),
+                globals_file: std::sync::OnceLock::new(),
+                stats_file: Mutex::new(None),
                 config,
             }),
         }
@@ -244,8 +252,21 @@ impl Driver {
             .join(format!("jpegenc-emu{key}.{ext}"))
     }
 
+    fn globals_file(&self) -> Option<&GlobalsFile> {
+        self.inner
+            .globals_file
+            .get_or_init(|| {
+                GlobalsFile::open(&self.state_file("state"))
+                    .map_err(|e| eprintln!("jpegenc-emu: cannot map the globals' file: {e}"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
     fn save_globals(&self, g: &Globals) {
-        let _ = std::fs::write(self.state_file("state"), g.encode());
+        if let Some(file) = self.globals_file() {
+            file.store(&g.encode());
+        }
     }
 
     fn memories(&self) -> Result<Memories, Errno> {
@@ -318,10 +339,7 @@ impl Driver {
         if client < 0 {
             return Err(errno());
         }
-        if let Some(g) = std::fs::read_to_string(self.state_file("state"))
-            .ok()
-            .and_then(|t| Globals::decode(&t))
-        {
+        if let Some(g) = self.globals_file().and_then(|f| Globals::decode(&f.load())) {
             st.globals = g;
         }
         // SAFETY: both descriptors were just created and are ours.
@@ -409,13 +427,33 @@ impl Driver {
         self.inner.state.lock().stats.clone()
     }
 
+    /// Writes `stats` to the stats file (the caller holds the state lock, so snapshots land
+    /// in order).
+    ///
+    /// One write over the file in place, padded with spaces to the file's length (a JSON
+    /// reader skips them): replacing the file by a rename made ext4 flush it first, a quarter
+    /// of a millisecond on every completion.
     fn write_stats(&self, stats: &Stats) {
-        if let Some(path) = &self.inner.config.stats_path {
-            let tmp = path.with_extension("tmp");
-            if std::fs::write(&tmp, stats.to_json()).is_ok() {
-                let _ = std::fs::rename(&tmp, path);
-            }
+        use std::os::unix::fs::FileExt;
+        let Some(path) = &self.inner.config.stats_path else {
+            return;
+        };
+        let mut slot = self.inner.stats_file.lock();
+        if slot.is_none() {
+            *slot = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| eprintln!("jpegenc-emu: cannot write {}: {e}", path.display()))
+                .ok();
         }
+        let Some(file) = slot.as_ref() else { return };
+        let mut json = stats.to_json().into_bytes();
+        let on_disk = file.metadata().map_or(0, |m| m.len() as usize);
+        json.resize(json.len().max(on_disk), b' ');
+        let _ = file.write_all_at(&json, 0);
     }
 
     /// Counts `ns` of the client thread's CPU as the model's own (see [`Stats::model_cpu_ns`]).

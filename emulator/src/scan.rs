@@ -1,0 +1,402 @@
+//! The scan at the hardware's pace (`scan.c`): libjpeg-turbo's SIMD DCT and Huffman coder over
+//! the planes the MFDIN model produced, with the hardware's quantisation by 16-bit reciprocals
+//! of the job's tables in between and the standard Huffman tables, so the driver's header
+//! decodes it as it decodes the reference encoder's ([`crate::encoder`], the same arithmetic
+//! around a float DCT, several times slower).
+//!
+//! The MCU rows are split into two bands coded on two threads. The second band starts from the
+//! DC predictors the frame has there and counts its bits, so the two join at bit granularity
+//! into exactly the scan one pass over the frame writes (tested).
+
+use crate::encoder::{McuLayout, Plane};
+use crate::tables;
+use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong};
+// Links the libjpeg-turbo that scan.c calls.
+use turbojpeg_sys as _;
+
+/// libjpeg's JMSG_LENGTH_MAX.
+const MESSAGE_LEN: usize = 200;
+
+/// Below this many MCU rows one band does it all (a thread costs more than it saves).
+const MIN_ROWS_TO_SPLIT: usize = 8;
+
+extern "C" {
+    fn amljpeg_emu_turbo_band(
+        y: *const c_uchar,
+        y_stride: usize,
+        cb: *const c_uchar,
+        cr: *const c_uchar,
+        c_stride: usize,
+        width: c_uint,
+        v_samp: c_int,
+        first_row: c_uint,
+        rows: c_uint,
+        luma_r: *const u16,
+        chroma_r: *const u16,
+        out: *mut *mut c_uchar,
+        out_len: *mut c_ulong,
+        scan_start: *mut c_ulong,
+        scan_end: *mut c_ulong,
+        sentinel_bits: *mut c_uint,
+        message: *mut c_char,
+    ) -> c_int;
+}
+
+/// The planes and tables of one job.
+struct Frame<'a> {
+    y: &'a Plane<'a>,
+    cb: &'a Plane<'a>,
+    cr: &'a Plane<'a>,
+    layout: McuLayout,
+    mcu_cols: usize,
+    /// The hardware's reciprocals of the quantisers, natural order.
+    luma: [u16; 64],
+    chroma: [u16; 64],
+}
+
+/// One band's scan, in libjpeg-turbo's buffer: after `bits` bits of data (byte-stuffed)
+/// come the sentinel and padding.
+struct Band {
+    jpeg: *mut c_uchar,
+    start: usize,
+    end: usize,
+    bits: u64,
+}
+
+impl Band {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `jpeg` holds the whole JPEG, of which [start, end) is the scan.
+        unsafe { std::slice::from_raw_parts(self.jpeg.add(self.start), self.end - self.start) }
+    }
+}
+
+impl Drop for Band {
+    fn drop(&mut self) {
+        // SAFETY: the buffer came from malloc (libjpeg's memory destination); only we hold it.
+        unsafe { libc::free(self.jpeg.cast()) };
+    }
+}
+
+// SAFETY: a Band is the only owner of its buffer.
+unsafe impl Send for Band {}
+
+impl Frame<'_> {
+    /// Codes MCU rows [first, first + rows).
+    fn band(&self, first: usize, rows: usize) -> Result<Band, String> {
+        let mut jpeg: *mut c_uchar = std::ptr::null_mut();
+        let (mut len, mut start, mut end): (c_ulong, c_ulong, c_ulong) = (0, 0, 0);
+        let mut sentinel: c_uint = 0;
+        let mut message = [0 as c_char; MESSAGE_LEN];
+        // SAFETY: `encode_scan` checked that the planes cover every MCU row the band reads
+        // (its rows and the one above); the tables are 64 bytes; the out-pointers are ours;
+        // `message` has JMSG_LENGTH_MAX bytes.
+        let status = unsafe {
+            amljpeg_emu_turbo_band(
+                self.y.data.as_ptr(),
+                self.y.stride,
+                self.cb.data.as_ptr(),
+                self.cr.data.as_ptr(),
+                self.cb.stride,
+                (self.mcu_cols * 16) as c_uint,
+                self.layout.v as c_int,
+                first as c_uint,
+                rows as c_uint,
+                self.luma.as_ptr(),
+                self.chroma.as_ptr(),
+                &mut jpeg,
+                &mut len,
+                &mut start,
+                &mut end,
+                &mut sentinel,
+                message.as_mut_ptr(),
+            )
+        };
+        if status != 0 {
+            // SAFETY: on failure the C side wrote a NUL-terminated message into `message`.
+            let text = unsafe { std::ffi::CStr::from_ptr(message.as_ptr()) };
+            return Err(format!("libjpeg-turbo: {}", text.to_string_lossy()));
+        }
+        let mut band = Band {
+            jpeg,
+            start: start as usize,
+            end: end as usize,
+            bits: 0,
+        };
+        // The scan ends: data, the sentinel (its last bit a 0), 1s to the byte boundary.
+        let bytes = band.bytes();
+        let stuffed = bytes.iter().filter(|&&b| b == 0xFF).count();
+        let padding = bytes.last().map_or(0, |b| b.trailing_ones());
+        band.bits = (8 * (bytes.len() - stuffed) as u64)
+            .checked_sub(u64::from(padding + sentinel))
+            .ok_or("libjpeg-turbo's scan is shorter than its sentinel")?;
+        Ok(band)
+    }
+}
+
+/// Appends the entropy-coded data of `mcu_cols`×`mcu_rows` MCUs to `out` (no EOI), as
+/// [`crate::encoder::encode_scan`] does. Every plane must cover the MCUs (the MFDIN model's
+/// planes are padded to 16).
+#[allow(clippy::too_many_arguments)]
+pub fn encode_scan(
+    y: &Plane<'_>,
+    cb: &Plane<'_>,
+    cr: &Plane<'_>,
+    layout: McuLayout,
+    mcu_cols: usize,
+    mcu_rows: usize,
+    luma: &[u8; 64],
+    chroma: &[u8; 64],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let (width, height) = (mcu_cols * 16, mcu_rows * 8 * layout.v);
+    let covers = |p: &Plane<'_>, w: usize, h: usize| {
+        p.width >= w && p.height >= h && p.stride >= p.width && p.data.len() >= p.stride * h
+    };
+    if layout.h != 2
+        || !(1..=2).contains(&layout.v)
+        || mcu_cols == 0
+        || mcu_rows == 0
+        || !covers(y, width, height)
+        || !covers(cb, width / 2, mcu_rows * 8)
+        || !covers(cr, width / 2, mcu_rows * 8)
+        || cb.stride != cr.stride
+    {
+        return Err(format!(
+            "planes do not cover {mcu_cols}x{mcu_rows} MCUs of {layout:?}"
+        ));
+    }
+    let frame = Frame {
+        y,
+        cb,
+        cr,
+        layout,
+        mcu_cols,
+        luma: reciprocals(luma),
+        chroma: reciprocals(chroma),
+    };
+    if mcu_rows < MIN_ROWS_TO_SPLIT {
+        join(&[frame.band(0, mcu_rows)?], out);
+        return Ok(());
+    }
+    let split = mcu_rows / 2;
+    let (top, bottom) = std::thread::scope(|s| {
+        let bottom = s.spawn(|| frame.band(split, mcu_rows - split));
+        let top = frame.band(0, split);
+        (
+            top,
+            bottom
+                .join()
+                .unwrap_or_else(|_| Err("band panicked".into())),
+        )
+    });
+    join(&[top?, bottom?], out);
+    Ok(())
+}
+
+fn reciprocals(table: &[u8; 64]) -> [u16; 64] {
+    std::array::from_fn(|i| tables::reciprocal(table[i]) as u16)
+}
+
+/// Appends the bands' bits one after the other, padded with 1s to a byte, byte-stuffed.
+fn join(bands: &[Band], out: &mut Vec<u8>) {
+    let mut writer = Stuffer {
+        out,
+        acc: 0,
+        held: 0,
+    };
+    for band in bands {
+        let bytes = band.bytes();
+        let whole = (band.bits / 8) as usize;
+        let tail = (band.bits % 8) as u32;
+        let last = if writer.held == 0 {
+            // Byte-aligned: the whole bytes keep their stuffing, copy them as they are.
+            let stuffed = stuffed_len(bytes, whole);
+            writer.out.extend_from_slice(&bytes[..stuffed]);
+            bytes.get(stuffed).copied()
+        } else {
+            let data = unstuff(bytes, whole + (tail > 0) as usize);
+            writer.put_bytes(&data[..whole]);
+            data.get(whole).copied()
+        };
+        if tail > 0 {
+            let last = last.expect("the band's bits are in its bytes");
+            writer.put(u64::from(last >> (8 - tail)), tail);
+        }
+    }
+    writer.finish();
+}
+
+/// How many bytes of a byte-stuffed scan hold its first `n` bytes of data.
+fn stuffed_len(bytes: &[u8], n: usize) -> usize {
+    let (mut at, mut data) = (0, 0);
+    while data < n {
+        let want = n - data;
+        match bytes[at..at + want].iter().position(|&b| b == 0xFF) {
+            Some(ff) => {
+                at += ff + 2;
+                data += ff + 1;
+            }
+            None => return at + want,
+        }
+    }
+    at
+}
+
+/// The first `n` bytes of data in a byte-stuffed scan.
+fn unstuff(bytes: &[u8], n: usize) -> std::borrow::Cow<'_, [u8]> {
+    let mut data = Vec::with_capacity(n);
+    let mut rest = bytes;
+    while data.len() < n {
+        let want = n - data.len();
+        match rest[..want.min(rest.len())].iter().position(|&b| b == 0xFF) {
+            Some(at) => {
+                data.extend_from_slice(&rest[..=at]);
+                rest = &rest[at + 2..]; // past the stuffed zero
+            }
+            None if data.is_empty() => return std::borrow::Cow::Borrowed(&rest[..want]),
+            None => {
+                data.extend_from_slice(&rest[..want]);
+            }
+        }
+    }
+    std::borrow::Cow::Owned(data)
+}
+
+/// Writes bits MSB first, a zero after every 0xFF byte, padding the last byte with 1s.
+struct Stuffer<'a> {
+    out: &'a mut Vec<u8>,
+    acc: u64,
+    held: u32,
+}
+
+impl Stuffer<'_> {
+    #[inline]
+    fn put(&mut self, value: u64, bits: u32) {
+        self.acc = (self.acc << bits) | value;
+        self.held += bits;
+        while self.held >= 8 {
+            self.held -= 8;
+            let b = (self.acc >> self.held) as u8;
+            self.out.push(b);
+            if b == 0xFF {
+                self.out.push(0);
+            }
+        }
+    }
+
+    /// Whole bytes at any bit alignment, four at a time.
+    fn put_bytes(&mut self, data: &[u8]) {
+        let mut words = data.chunks_exact(4);
+        for word in &mut words {
+            self.acc = (self.acc << 32) | u64::from(u32::from_be_bytes(word.try_into().unwrap()));
+            let out = (self.acc >> self.held) as u32;
+            // A 0xFF byte among the four (rare): stuff them one by one.
+            let ff = !out;
+            if (ff.wrapping_sub(0x0101_0101) & !ff & 0x8080_8080) == 0 {
+                self.out.extend_from_slice(&out.to_be_bytes());
+            } else {
+                for b in out.to_be_bytes() {
+                    self.out.push(b);
+                    if b == 0xFF {
+                        self.out.push(0);
+                    }
+                }
+            }
+        }
+        for &b in words.remainder() {
+            self.put(u64::from(b), 8);
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.held > 0 {
+            let pad = 8 - self.held;
+            self.put((1 << pad) - 1, pad);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Planes of `w`×`h` luma with content that makes DC jump at the band boundary.
+    fn planes(w: usize, h: usize, v: usize, seed: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let mut x = seed | 1;
+        let mut noise = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let ch = if v == 2 { h / 2 } else { h };
+        let y = (0..w * h)
+            .map(|i| ((i / w) * 255 / h) as u8 ^ (noise() % 24) as u8)
+            .collect();
+        let cb = (0..w / 2 * ch).map(|i| (i % 200) as u8).collect();
+        let cr = (0..w / 2 * ch).map(|_| (noise() % 256) as u8).collect();
+        (y, cb, cr)
+    }
+
+    /// Two bands joined are byte for byte the scan of one pass over the frame.
+    #[test]
+    fn joined_bands_are_the_single_pass_scan() {
+        for (w, h, v, q) in [
+            (64, 128, 2, 1u8),
+            (1280, 720, 2, 6),
+            (320, 96, 1, 40),
+            (48, 64, 1, 255),
+        ] {
+            let (yd, cbd, crd) = planes(w, h, v, w as u32 * 7 + q as u32);
+            let ch = if v == 2 { h / 2 } else { h };
+            let plane = |data, width, height| Plane {
+                data,
+                stride: width,
+                width,
+                height,
+            };
+            let (y, cb, cr) = (
+                plane(&yd[..], w, h),
+                plane(&cbd[..], w / 2, ch),
+                plane(&crd[..], w / 2, ch),
+            );
+            let layout = McuLayout { h: 2, v };
+            let rows = h / (8 * v);
+            let (luma, chroma) = ([q; 64], std::array::from_fn(|i| (i as u8 % 50) + q / 2 + 1));
+            let frame = Frame {
+                y: &y,
+                cb: &cb,
+                cr: &cr,
+                layout,
+                mcu_cols: w / 16,
+                luma: reciprocals(&luma),
+                chroma: reciprocals(&chroma),
+            };
+            let mut single = Vec::new();
+            join(&[frame.band(0, rows).unwrap()], &mut single);
+            for split in [1, rows / 2, rows - 1] {
+                let mut joined = Vec::new();
+                let (a, b) = (
+                    frame.band(0, split).unwrap(),
+                    frame.band(split, rows - split).unwrap(),
+                );
+                join(&[a, b], &mut joined);
+                assert_eq!(joined, single, "{w}x{h} v{v} q{q} split at {split}");
+            }
+            let mut via_threads = Vec::new();
+            encode_scan(
+                &y,
+                &cb,
+                &cr,
+                layout,
+                w / 16,
+                rows,
+                &luma,
+                &chroma,
+                &mut via_threads,
+            )
+            .unwrap();
+            assert_eq!(via_threads, single);
+        }
+    }
+}
