@@ -118,14 +118,19 @@ impl Driver {
             std::thread::Builder::new()
                 .name("jpegenc-hw".into())
                 .spawn(move || {
+                    // Every cycle of this thread is the model's: its wake-ups included.
+                    let mut counted = stats::thread_cpu_ns();
                     while let Ok(job) = rx.recv() {
                         let Some(inner) = weak.upgrade() else { break };
+                        let driver = Driver { inner };
                         // A bug in the model must not stop the hardware thread for good.
-                        let run = std::panic::AssertUnwindSafe(|| Driver { inner }.run_job(job, &mut process));
-
+                        let run = std::panic::AssertUnwindSafe(|| driver.run_job(job, &mut process));
                         if std::panic::catch_unwind(run).is_err() {
                             eprintln!("jpegenc-emu: internal error in the encoder model; the job never completes");
                         }
+                        let now = stats::thread_cpu_ns();
+                        driver.charge_cpu(now.saturating_sub(counted));
+                        counted = now;
                     }
                 })
                 .expect("spawn the hardware thread");
@@ -183,7 +188,6 @@ impl Driver {
 
     /// The encoder hardware: read the input, encode, take the modelled time, then complete.
     pub(super) fn run_job(&self, job: Job, process: &mut Option<HwProcess>) {
-        let cpu0 = stats::thread_cpu_ns();
         let cfg = &self.inner.config;
         let staged = cfg.stages_visible && cfg.generation == Generation::E;
         if staged && !self.interrupt(job.generation, stage::START) {
@@ -220,7 +224,7 @@ impl Driver {
         let late = done_at < now && !modelled.is_zero();
         self.write_back_dirty(&job, &hw_job, &result, &memories.phys);
         finish_at(done_at);
-        self.complete(&job, &hw_job, result, late, cpu0);
+        self.complete(&job, &hw_job, result, late);
     }
 
     /// The CPU's dirty lines where the hardware wrote reach memory after it, over it: done as
@@ -245,14 +249,7 @@ impl Driver {
 
     /// The completion: a write past the block counted,
     /// the size register and stage set, the ready count raised (unless the IRQ is lost).
-    fn complete(
-        &self,
-        job: &Job,
-        hw_job: &HwJob,
-        result: hardware::HwResult,
-        late: bool,
-        cpu0: u64,
-    ) {
+    fn complete(&self, job: &Job, hw_job: &HwJob, result: hardware::HwResult, late: bool) {
         let cfg = &self.inner.config;
         let payload_len = result.payload_len as usize;
         let written_end = hw_job.vlc_start as usize + payload_len.min(hw_job.room as usize);
@@ -295,14 +292,11 @@ impl Driver {
         }
         self.inner.changed.notify_all();
         self.save_globals(&st.globals);
-        st.stats.model_cpu_ns += stats::thread_cpu_ns().saturating_sub(cpu0);
         // Written before the client's next ioctl can run (it needs the state lock): a test
-        // or benchmark that reads the file after its call returns sees this job counted.
-        let cpu1 = stats::thread_cpu_ns();
+        // or benchmark that reads the file after its call returns sees this job counted (its
+        // CPU shows in the next write: the thread's loop counts it after the job).
         self.write_stats(&st.stats);
         self.log(|| format!("job done: {payload_len} bytes"));
-        // Writing the stats is the model's work too: counted now, shown in the next write.
-        st.stats.model_cpu_ns += stats::thread_cpu_ns().saturating_sub(cpu1);
     }
 }
 

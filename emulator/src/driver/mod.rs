@@ -479,6 +479,29 @@ impl Driver {
         st.globals.status
     }
 
+    /// Whether `request` does work a syscall's own cost does not cover in the kernel: starts a
+    /// job, maintains caches, powers up, copies from user memory or imports a buffer. The
+    /// others set or read a global; their cost is the caller's system call on a board.
+    pub fn is_heavy(&self, request: u64) -> bool {
+        let generation = self.inner.config.generation;
+        let name = match generation {
+            Generation::E => e::name(request as u32),
+            Generation::J => j::name(request as u32),
+        };
+        let light = match name {
+            // J's invalidates the CPU's view of the output.
+            "GET_OUTPUT_SIZE" => generation == Generation::E,
+            // Copies the table from user memory.
+            "SET_EXT_QUANT_TABLE" => false,
+            n => {
+                n.starts_with("GET_")
+                    || n.starts_with("SET_")
+                    || matches!(n, "SEL_QUANT_TABLE" | "INPUT_FORMAT" | "QUERY_DMA_SUPPORT")
+            }
+        };
+        !light
+    }
+
     /// Handles an ioctl like the driver: `Ok(return value)` or `Err(errno)`.
     ///
     /// # Safety
