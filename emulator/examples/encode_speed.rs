@@ -4,7 +4,7 @@
 //! `encode_speed [INPUT_FORMAT]` (3 = NV12, 6 = RGB888); `NOISE=1` codes a noise-like frame
 //! (about four bits per pixel at this quality: the emulator's worst case) instead of a
 //! photo-like one.
-use jpegenc_emu::encoder::{encode_scan, McuLayout, Plane};
+use jpegenc_emu::encoder::{encode_scan, McuLayout, Plane, ScanInput};
 use jpegenc_emu::input;
 use std::time::Instant;
 
@@ -40,34 +40,27 @@ fn main() {
             let mut bytes = 0;
             for _ in 0..n {
                 let p = input::read(&src, format, w, h, true);
-                let y = Plane {
-                    data: &p.y,
-                    stride: p.luma_width,
-                    width: p.luma_width,
-                    height: p.luma_height,
+                let plane = |data, width, height| Plane {
+                    data,
+                    stride: width,
+                    width,
+                    height,
                 };
-                let cb = Plane {
-                    data: &p.cb,
-                    stride: p.chroma_width,
-                    width: p.chroma_width,
-                    height: p.chroma_height,
-                };
-                let cr = Plane {
-                    data: &p.cr,
-                    stride: p.chroma_width,
-                    width: p.chroma_width,
-                    height: p.chroma_height,
+                let scan = ScanInput {
+                    y: plane(&p.y[..], p.luma_width, p.luma_height),
+                    cb: plane(&p.cb[..], p.chroma_width, p.chroma_height),
+                    cr: plane(&p.cr[..], p.chroma_width, p.chroma_height),
+                    layout: McuLayout { h: 2, v: 2 },
+                    mcu_cols: w.div_ceil(16),
+                    mcu_rows: h.div_ceil(16),
+                    luma: &luma,
+                    chroma: &chroma,
                 };
                 let mut out = Vec::new();
-                let (layout, cols, rows) =
-                    (McuLayout { h: 2, v: 2 }, w.div_ceil(16), h.div_ceil(16));
                 if reference {
-                    encode_scan(&y, &cb, &cr, layout, cols, rows, &luma, &chroma, &mut out);
+                    encode_scan(&scan, &mut out);
                 } else {
-                    jpegenc_emu::scan::encode_scan(
-                        &y, &cb, &cr, layout, cols, rows, &luma, &chroma, &mut out,
-                    )
-                    .unwrap();
+                    jpegenc_emu::scan::encode_scan(&scan, &mut out).unwrap();
                 }
                 bytes = out.len();
             }

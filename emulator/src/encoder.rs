@@ -232,20 +232,33 @@ fn encode_block(w: &mut BitWriter<'_>, c: &mut Component<'_>, q: &[i32; 64]) {
     }
 }
 
-/// Encodes `mcu_cols`×`mcu_rows` MCUs of Y/Cb/Cr into `out` (entropy bytes, no EOI).
-#[allow(clippy::too_many_arguments)]
-pub fn encode_scan(
-    y: &Plane<'_>,
-    cb: &Plane<'_>,
-    cr: &Plane<'_>,
-    layout: McuLayout,
-    mcu_cols: usize,
-    mcu_rows: usize,
-    luma_table: &[u8; 64],
-    chroma_table: &[u8; 64],
-    out: &mut Vec<u8>,
-) {
-    let (ql, qc) = (Quantizer::new(luma_table), Quantizer::new(chroma_table));
+/// What a scan encoder codes: `mcu_cols`×`mcu_rows` MCUs of Y/Cb/Cr planes, quantised with
+/// the natural-order tables `luma` and `chroma`.
+pub struct ScanInput<'a> {
+    pub y: Plane<'a>,
+    pub cb: Plane<'a>,
+    pub cr: Plane<'a>,
+    pub layout: McuLayout,
+    pub mcu_cols: usize,
+    pub mcu_rows: usize,
+    pub luma: &'a [u8; 64],
+    pub chroma: &'a [u8; 64],
+}
+
+/// Encodes the MCUs of `input` into `out` (entropy bytes, no EOI).
+pub fn encode_scan(input: &ScanInput<'_>, out: &mut Vec<u8>) {
+    let ScanInput {
+        y,
+        cb,
+        cr,
+        layout,
+        mcu_cols,
+        mcu_rows,
+        luma,
+        chroma,
+    } = input;
+    let (layout, mcu_cols, mcu_rows) = (*layout, *mcu_cols, *mcu_rows);
+    let (ql, qc) = (Quantizer::new(luma), Quantizer::new(chroma));
     let blocks_per_mcu = layout.h * layout.v + 2;
     // Transform every block, MCU rows split between two threads; then code them in order.
     let mut coefficients = vec![[0i32; 64]; mcu_cols * mcu_rows * blocks_per_mcu];

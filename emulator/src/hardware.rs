@@ -2,7 +2,7 @@
 //! the entropy data into the bitstream buffer. Runs in the encoder process (see
 //! [`crate::hwproc`]) or, without one, on a thread of the client's process.
 
-use crate::encoder::{self, McuLayout, Plane};
+use crate::encoder::{self, McuLayout, Plane, ScanInput};
 use crate::input;
 use crate::memory::Memory;
 use crate::scan;
@@ -186,19 +186,24 @@ pub fn run(job: &HwJob, live: &Memory, phys: &Memory, dma: Option<&Memory>) -> H
             width,
             height,
         };
-        let y = plane(&planes.y[..], planes.luma_width, planes.luma_height);
-        let cb = plane(&planes.cb[..], planes.chroma_width, planes.chroma_height);
-        let cr = plane(&planes.cr[..], planes.chroma_width, planes.chroma_height);
+        let input = ScanInput {
+            y: plane(&planes.y[..], planes.luma_width, planes.luma_height),
+            cb: plane(&planes.cb[..], planes.chroma_width, planes.chroma_height),
+            cr: plane(&planes.cr[..], planes.chroma_width, planes.chroma_height),
+            layout,
+            mcu_cols: w.div_ceil(16),
+            mcu_rows: h.div_ceil(8 * layout.v),
+            luma: &job.luma,
+            chroma: &job.chroma,
+        };
         payload.reserve(w * h / 4);
-        let (cols, rows) = (w.div_ceil(16), h.div_ceil(8 * layout.v));
-        let (luma, chroma) = (&job.luma, &job.chroma);
         let fast = job.reference_scan == 0
-            && scan::encode_scan(&y, &cb, &cr, layout, cols, rows, luma, chroma, &mut payload)
+            && scan::encode_scan(&input, &mut payload)
                 .map_err(|e| eprintln!("jpegenc-emu: {e}; using the reference encoder"))
                 .is_ok();
         if !fast {
             payload.clear();
-            encoder::encode_scan(&y, &cb, &cr, layout, cols, rows, luma, chroma, &mut payload);
+            encoder::encode_scan(&input, &mut payload);
         }
     }
     if job.corrupt != 0 {

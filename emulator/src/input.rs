@@ -527,7 +527,6 @@ mod tests {
     fn the_444_reader_is_the_per_pixel_model() {
         let (w, h) = (37usize, 21usize);
         let (pw, ph) = (align(w, 16), align(h, 16));
-        let mut x = 0x9E37_79B9u32;
         for in_fmt in [
             fmt::RGB888,
             fmt::YUV444_SINGLE,
@@ -535,14 +534,7 @@ mod tests {
             fmt::YUV444_PLANE,
             fmt::RGBA8888,
         ] {
-            let mem: Vec<u8> = (0..extent(in_fmt, w, h))
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
+            let mem = amljpeg_testkit::noise_bytes(extent(in_fmt, w, h), in_fmt + 7);
             let pixel = |px: usize, py: usize| -> [u8; 3] {
                 let (sp, s3) = (align(w, 32), align(3 * pw, 32));
                 let o = match in_fmt {

@@ -8,7 +8,7 @@
 //! DC predictors the frame has there and counts its bits, so the two join at bit granularity
 //! into exactly the scan one pass over the frame writes (tested).
 
-use crate::encoder::{McuLayout, Plane};
+use crate::encoder::{Plane, ScanInput};
 use crate::tables;
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong};
 // Links the libjpeg-turbo that scan.c calls.
@@ -42,14 +42,9 @@ extern "C" {
     ) -> c_int;
 }
 
-/// The planes and tables of one job.
+/// The planes of one job and the hardware's reciprocals of its quantisers (natural order).
 struct Frame<'a> {
-    y: &'a Plane<'a>,
-    cb: &'a Plane<'a>,
-    cr: &'a Plane<'a>,
-    layout: McuLayout,
-    mcu_cols: usize,
-    /// The hardware's reciprocals of the quantisers, natural order.
+    input: &'a ScanInput<'a>,
     luma: [u16; 64],
     chroma: [u16; 64],
 }
@@ -87,18 +82,19 @@ impl Frame<'_> {
         let (mut len, mut start, mut end): (c_ulong, c_ulong, c_ulong) = (0, 0, 0);
         let mut sentinel: c_uint = 0;
         let mut message = [0 as c_char; MESSAGE_LEN];
+        let input = self.input;
         // SAFETY: `encode_scan` checked that the planes cover every MCU row the band reads
         // (its rows and the one above); the tables are 64 bytes; the out-pointers are ours;
         // `message` has JMSG_LENGTH_MAX bytes.
         let status = unsafe {
             amljpeg_emu_turbo_band(
-                self.y.data.as_ptr(),
-                self.y.stride,
-                self.cb.data.as_ptr(),
-                self.cr.data.as_ptr(),
-                self.cb.stride,
-                (self.mcu_cols * 16) as c_uint,
-                self.layout.v as c_int,
+                input.y.data.as_ptr(),
+                input.y.stride,
+                input.cb.data.as_ptr(),
+                input.cr.data.as_ptr(),
+                input.cb.stride,
+                (input.mcu_cols * 16) as c_uint,
+                input.layout.v as c_int,
                 first as c_uint,
                 rows as c_uint,
                 self.luma.as_ptr(),
@@ -133,21 +129,21 @@ impl Frame<'_> {
     }
 }
 
-/// Appends the entropy-coded data of `mcu_cols`×`mcu_rows` MCUs to `out` (no EOI), as
+/// Appends the entropy-coded data of `input`'s MCUs to `out` (no EOI), as
 /// [`crate::encoder::encode_scan`] does. Every plane must cover the MCUs (the MFDIN model's
 /// planes are padded to 16).
-#[allow(clippy::too_many_arguments)]
-pub fn encode_scan(
-    y: &Plane<'_>,
-    cb: &Plane<'_>,
-    cr: &Plane<'_>,
-    layout: McuLayout,
-    mcu_cols: usize,
-    mcu_rows: usize,
-    luma: &[u8; 64],
-    chroma: &[u8; 64],
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
+pub fn encode_scan(input: &ScanInput<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    let ScanInput {
+        y,
+        cb,
+        cr,
+        layout,
+        mcu_cols,
+        mcu_rows,
+        luma,
+        chroma,
+    } = input;
+    let (layout, mcu_cols, mcu_rows) = (*layout, *mcu_cols, *mcu_rows);
     let (width, height) = (mcu_cols * 16, mcu_rows * 8 * layout.v);
     let covers = |p: &Plane<'_>, w: usize, h: usize| {
         p.width >= w && p.height >= h && p.stride >= p.width && p.data.len() >= p.stride * h
@@ -166,11 +162,7 @@ pub fn encode_scan(
         ));
     }
     let frame = Frame {
-        y,
-        cb,
-        cr,
-        layout,
-        mcu_cols,
+        input,
         luma: reciprocals(luma),
         chroma: reciprocals(chroma),
     };
@@ -319,26 +311,11 @@ impl Stuffer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoder::McuLayout;
 
-    /// Planes of `w`×`h` luma with content that makes DC jump at the band boundary.
-    fn planes(w: usize, h: usize, v: usize, seed: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let mut x = seed | 1;
-        let mut noise = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
-        let ch = if v == 2 { h / 2 } else { h };
-        let y = (0..w * h)
-            .map(|i| ((i / w) * 255 / h) as u8 ^ (noise() % 24) as u8)
-            .collect();
-        let cb = (0..w / 2 * ch).map(|i| (i % 200) as u8).collect();
-        let cr = (0..w / 2 * ch).map(|_| (noise() % 256) as u8).collect();
-        (y, cb, cr)
-    }
-
-    /// Two bands joined are byte for byte the scan of one pass over the frame.
+    /// Two bands joined are byte for byte the scan of one pass over the frame: a frame whose
+    /// DC jumps at every row and whose chroma is noise, split after the first row, in the
+    /// middle and before the last; 4:2:0 and 4:2:2; quantisers 1 to 255.
     #[test]
     fn joined_bands_are_the_single_pass_scan() {
         for (w, h, v, q) in [
@@ -347,28 +324,33 @@ mod tests {
             (320, 96, 1, 40),
             (48, 64, 1, 255),
         ] {
-            let (yd, cbd, crd) = planes(w, h, v, w as u32 * 7 + q as u32);
             let ch = if v == 2 { h / 2 } else { h };
+            let noise = amljpeg_testkit::noise_bytes(w * h + w * ch, w as u32 * 7 + q as u32);
+            let yd: Vec<u8> = (0..w * h)
+                .map(|i| ((i / w) * 255 / h) as u8 ^ (noise[i] % 24))
+                .collect();
+            let cbd: Vec<u8> = (0..w / 2 * ch).map(|i| (i % 200) as u8).collect();
+            let crd = &noise[w * h..w * h + w / 2 * ch];
             let plane = |data, width, height| Plane {
                 data,
                 stride: width,
                 width,
                 height,
             };
-            let (y, cb, cr) = (
-                plane(&yd[..], w, h),
-                plane(&cbd[..], w / 2, ch),
-                plane(&crd[..], w / 2, ch),
-            );
-            let layout = McuLayout { h: 2, v };
-            let rows = h / (8 * v);
             let (luma, chroma) = ([q; 64], std::array::from_fn(|i| (i as u8 % 50) + q / 2 + 1));
-            let frame = Frame {
-                y: &y,
-                cb: &cb,
-                cr: &cr,
-                layout,
+            let rows = h / (8 * v);
+            let input = ScanInput {
+                y: plane(&yd[..], w, h),
+                cb: plane(&cbd[..], w / 2, ch),
+                cr: plane(crd, w / 2, ch),
+                layout: McuLayout { h: 2, v },
                 mcu_cols: w / 16,
+                mcu_rows: rows,
+                luma: &luma,
+                chroma: &chroma,
+            };
+            let frame = Frame {
+                input: &input,
                 luma: reciprocals(&luma),
                 chroma: reciprocals(&chroma),
             };
@@ -384,18 +366,7 @@ mod tests {
                 assert_eq!(joined, single, "{w}x{h} v{v} q{q} split at {split}");
             }
             let mut via_threads = Vec::new();
-            encode_scan(
-                &y,
-                &cb,
-                &cr,
-                layout,
-                w / 16,
-                rows,
-                &luma,
-                &chroma,
-                &mut via_threads,
-            )
-            .unwrap();
+            encode_scan(&input, &mut via_threads).unwrap();
             assert_eq!(via_threads, single);
         }
     }

@@ -48,17 +48,22 @@ pub fn load_rgb(name: &str) -> Rgb {
     }
 }
 
-/// Noise: the worst input for a JPEG's size (xorshift, the same every run).
-pub fn noise(width: usize, height: usize) -> Rgb {
-    let mut x = 0x2545_F491u32;
-    let pixels = (0..width * height * 3)
+/// `len` bytes of noise from `seed` (xorshift: the same every run for the same seed).
+pub fn noise_bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
             x as u8
         })
-        .collect();
+        .collect()
+}
+
+/// Noise: the worst input for a JPEG's size (the same every run).
+pub fn noise(width: usize, height: usize) -> Rgb {
+    let pixels = noise_bytes(width * height * 3, 0x2545_F491);
     Rgb {
         width,
         height,

@@ -247,8 +247,8 @@ impl Driver {
         }
     }
 
-    /// The completion: a write past the block counted,
-    /// the size register and stage set, the ready count raised (unless the IRQ is lost).
+    /// The completion: a write past the block counted, the size register and stage set, the
+    /// ready count raised (unless the IRQ is lost).
     fn complete(&self, job: &Job, hw_job: &HwJob, result: hardware::HwResult, late: bool) {
         let cfg = &self.inner.config;
         let payload_len = result.payload_len as usize;
