@@ -40,16 +40,10 @@ fn main() {
             let mut bytes = 0;
             for _ in 0..n {
                 let p = input::read(&src, format, w, h, true);
-                let plane = |data, width, height| Plane {
-                    data,
-                    stride: width,
-                    width,
-                    height,
-                };
                 let scan = ScanInput {
-                    y: plane(&p.y[..], p.luma_width, p.luma_height),
-                    cb: plane(&p.cb[..], p.chroma_width, p.chroma_height),
-                    cr: plane(&p.cr[..], p.chroma_width, p.chroma_height),
+                    y: Plane::packed(&p.y[..], p.luma_width, p.luma_height),
+                    cb: Plane::packed(&p.cb[..], p.chroma_width, p.chroma_height),
+                    cr: Plane::packed(&p.cr[..], p.chroma_width, p.chroma_height),
                     layout: McuLayout { h: 2, v: 2 },
                     mcu_cols: w.div_ceil(16),
                     mcu_rows: h.div_ceil(16),

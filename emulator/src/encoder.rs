@@ -1,6 +1,7 @@
 //! The encoder hardware's entropy path, written from the JPEG standard: forward DCT (AAN),
 //! quantisation with the hardware's 16-bit reciprocals, Annex K Huffman coding, byte stuffing.
 
+use crate::bits::BitWriter;
 use crate::tables::{reciprocal, HuffmanSpec, AC_CHROMA, AC_LUMA, DC_CHROMA, DC_LUMA, ZIGZAG};
 
 /// A plane of samples: `width`×`height` inside a buffer of `stride`.
@@ -11,7 +12,17 @@ pub struct Plane<'a> {
     pub height: usize,
 }
 
-impl Plane<'_> {
+impl<'a> Plane<'a> {
+    /// `width`×`height` samples packed row after row.
+    pub fn packed(data: &'a [u8], width: usize, height: usize) -> Plane<'a> {
+        Plane {
+            data,
+            stride: width,
+            width,
+            height,
+        }
+    }
+
     /// Sample at (x, y), clamped into the plane (the hardware fetches whole MCUs).
     #[inline]
     fn at(&self, x: usize, y: usize) -> u8 {
@@ -50,38 +61,6 @@ impl HuffmanCodes {
             code <<= 1;
         }
         codes
-    }
-}
-
-struct BitWriter<'a> {
-    out: &'a mut Vec<u8>,
-    acc: u64,
-    bits: u32,
-}
-
-impl BitWriter<'_> {
-    #[inline]
-    fn put(&mut self, value: u32, size: u32) {
-        if size == 0 {
-            return;
-        }
-        self.acc = (self.acc << size) | (value as u64 & ((1 << size) - 1));
-        self.bits += size;
-        while self.bits >= 8 {
-            self.bits -= 8;
-            let byte = (self.acc >> self.bits) as u8;
-            self.out.push(byte);
-            if byte == 0xFF {
-                self.out.push(0);
-            }
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.bits > 0 {
-            let pad = 8 - self.bits;
-            self.put((1 << pad) - 1, pad);
-        }
     }
 }
 
@@ -247,18 +226,9 @@ pub struct ScanInput<'a> {
 
 /// Encodes the MCUs of `input` into `out` (entropy bytes, no EOI).
 pub fn encode_scan(input: &ScanInput<'_>, out: &mut Vec<u8>) {
-    let ScanInput {
-        y,
-        cb,
-        cr,
-        layout,
-        mcu_cols,
-        mcu_rows,
-        luma,
-        chroma,
-    } = input;
-    let (layout, mcu_cols, mcu_rows) = (*layout, *mcu_cols, *mcu_rows);
-    let (ql, qc) = (Quantizer::new(luma), Quantizer::new(chroma));
+    let (y, cb, cr) = (&input.y, &input.cb, &input.cr);
+    let (layout, mcu_cols, mcu_rows) = (input.layout, input.mcu_cols, input.mcu_rows);
+    let (ql, qc) = (Quantizer::new(input.luma), Quantizer::new(input.chroma));
     let blocks_per_mcu = layout.h * layout.v + 2;
     // Transform every block, MCU rows split between two threads; then code them in order.
     let mut coefficients = vec![[0i32; 64]; mcu_cols * mcu_rows * blocks_per_mcu];
@@ -304,11 +274,7 @@ pub fn encode_scan(input: &ScanInput<'_>, out: &mut Vec<u8>) {
             pred: 0,
         },
     ];
-    let mut w = BitWriter {
-        out,
-        acc: 0,
-        bits: 0,
-    };
+    let mut w = BitWriter::new(out);
     for mcu in coefficients.chunks(blocks_per_mcu.max(1)) {
         let luma_blocks = blocks_per_mcu - 2;
         for (i, q) in mcu.iter().enumerate() {
@@ -332,19 +298,5 @@ mod tests {
         q.quantize(&b, &mut out);
         assert_eq!(out[0], 80); // 8 * mean
         assert!(out[1..].iter().all(|&v| v == 0));
-    }
-
-    #[test]
-    fn stuffing_and_padding() {
-        let mut out = Vec::new();
-        let mut w = BitWriter {
-            out: &mut out,
-            acc: 0,
-            bits: 0,
-        };
-        w.put(0xFF, 8);
-        w.put(0b101, 3);
-        w.flush();
-        assert_eq!(out, [0xFF, 0x00, 0b1011_1111]);
     }
 }

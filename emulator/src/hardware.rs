@@ -180,16 +180,10 @@ pub fn run(job: &HwJob, live: &Memory, phys: &Memory, dma: Option<&Memory>) -> H
         } else {
             McuLayout { h: 2, v: 1 }
         };
-        let plane = |data, width, height| Plane {
-            data,
-            stride: width,
-            width,
-            height,
-        };
         let input = ScanInput {
-            y: plane(&planes.y[..], planes.luma_width, planes.luma_height),
-            cb: plane(&planes.cb[..], planes.chroma_width, planes.chroma_height),
-            cr: plane(&planes.cr[..], planes.chroma_width, planes.chroma_height),
+            y: Plane::packed(&planes.y[..], planes.luma_width, planes.luma_height),
+            cb: Plane::packed(&planes.cb[..], planes.chroma_width, planes.chroma_height),
+            cr: Plane::packed(&planes.cr[..], planes.chroma_width, planes.chroma_height),
             layout,
             mcu_cols: w.div_ceil(16),
             mcu_rows: h.div_ceil(8 * layout.v),

@@ -185,6 +185,8 @@ struct Source444<'a> {
     packed_stride: usize,
     planar_stride: usize,
     plane: usize,
+    /// Luma rows per chroma row: 2 for a 4:2:0 output, 1 for 4:2:2.
+    rows_per_crow: usize,
 }
 
 impl Source444<'_> {
@@ -215,17 +217,12 @@ impl Source444<'_> {
         !matches!(self.in_fmt, fmt::YUV444_SINGLE | fmt::YUV444_PLANE)
     }
 
-    /// Rows [first, first + y.len() / pw): luma into `y`, chroma summed over each pair of
-    /// pixels into `cb` and `cr` (rows_per_crow rows add into one chroma row).
+    /// `rows`: luma into its `y`, chroma summed over each pair of pixels into its `cb` and
+    /// `cr` (`rows_per_crow` rows add into one chroma row).
     #[inline(always)]
-    fn convert(
-        &self,
-        first: usize,
-        rows_per_crow: usize,
-        y: &mut [u8],
-        cb: &mut [u16],
-        cr: &mut [u16],
-    ) {
+    fn convert(&self, rows: Rows444<'_>) {
+        let Rows444 { first, y, cb, cr } = rows;
+        let rows_per_crow = self.rows_per_crow;
         let (pw, cw) = (self.pw, self.pw / 2);
         let rgb = self.is_rgb();
         let mut row = [vec![0u8; pw], vec![0u8; pw], vec![0u8; pw]];
@@ -263,32 +260,26 @@ impl Source444<'_> {
 
     /// [`Self::convert`], compiled for AVX2 where the CPU has it (the same arithmetic, in
     /// wider vectors: the emulator must keep the modelled pace).
-    fn convert_fast(
-        &self,
-        first: usize,
-        rows_per_crow: usize,
-        y: &mut [u8],
-        cb: &mut [u16],
-        cr: &mut [u16],
-    ) {
+    fn convert_fast(&self, rows: Rows444<'_>) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             #[target_feature(enable = "avx2")]
-            unsafe fn avx2(
-                s: &Source444<'_>,
-                first: usize,
-                n: usize,
-                y: &mut [u8],
-                cb: &mut [u16],
-                cr: &mut [u16],
-            ) {
-                s.convert(first, n, y, cb, cr)
+            unsafe fn avx2(source: &Source444<'_>, rows: Rows444<'_>) {
+                source.convert(rows)
             }
             // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { avx2(self, first, rows_per_crow, y, cb, cr) };
+            return unsafe { avx2(self, rows) };
         }
-        self.convert(first, rows_per_crow, y, cb, cr)
+        self.convert(rows)
     }
+}
+
+/// Rows [first, first + y.len() / pw) of a 4:4:4 source's planes: luma, and the chroma sums.
+struct Rows444<'a> {
+    first: usize,
+    y: &'a mut [u8],
+    cb: &'a mut [u16],
+    cr: &'a mut [u16],
 }
 
 /// Reads a 4:4:4 source: luma at full resolution, chroma averaged over 2×2 (4:2:0) or 2×1
@@ -303,6 +294,7 @@ fn read_444(src: &[u8], in_fmt: u32, width: usize, pw: usize, ph: usize, to_420:
         packed_stride: align(3 * pw, 32),
         planar_stride: align(width, 32),
         plane: align(width, 32) * ph,
+        rows_per_crow,
     };
     let mut y = vec![0u8; pw * ph];
     let (mut cb, mut cr) = (vec![0u16; cw * ch], vec![0u16; cw * ch]);
@@ -312,8 +304,20 @@ fn read_444(src: &[u8], in_fmt: u32, width: usize, pw: usize, ph: usize, to_420:
     let (cb0, cb1) = cb.split_at_mut(split / rows_per_crow * cw);
     let (cr0, cr1) = cr.split_at_mut(split / rows_per_crow * cw);
     std::thread::scope(|s| {
-        s.spawn(|| source.convert_fast(split, rows_per_crow, y1, cb1, cr1));
-        source.convert_fast(0, rows_per_crow, y0, cb0, cr0);
+        s.spawn(|| {
+            source.convert_fast(Rows444 {
+                first: split,
+                y: y1,
+                cb: cb1,
+                cr: cr1,
+            })
+        });
+        source.convert_fast(Rows444 {
+            first: 0,
+            y: y0,
+            cb: cb0,
+            cr: cr0,
+        });
     });
     // The mean of 4 (or 2) samples, rounded half up: a shift, which vectorises (a division
     // by a variable does not).

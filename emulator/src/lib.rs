@@ -6,6 +6,7 @@
 //! in `LD_PRELOAD` makes `/dev/jpegenc` (or `$JPEGENC_EMU_PATH`) exist for any program
 //! ([`preload`]).
 
+mod bits;
 pub mod config;
 pub mod driver;
 pub mod encoder;

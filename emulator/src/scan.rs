@@ -8,6 +8,7 @@
 //! DC predictors the frame has there and counts its bits, so the two join at bit granularity
 //! into exactly the scan one pass over the frame writes (tested).
 
+use crate::bits::BitWriter;
 use crate::encoder::{Plane, ScanInput};
 use crate::tables;
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong};
@@ -133,17 +134,7 @@ impl Frame<'_> {
 /// [`crate::encoder::encode_scan`] does. Every plane must cover the MCUs (the MFDIN model's
 /// planes are padded to 16).
 pub fn encode_scan(input: &ScanInput<'_>, out: &mut Vec<u8>) -> Result<(), String> {
-    let ScanInput {
-        y,
-        cb,
-        cr,
-        layout,
-        mcu_cols,
-        mcu_rows,
-        luma,
-        chroma,
-    } = input;
-    let (layout, mcu_cols, mcu_rows) = (*layout, *mcu_cols, *mcu_rows);
+    let (layout, mcu_cols, mcu_rows) = (input.layout, input.mcu_cols, input.mcu_rows);
     let (width, height) = (mcu_cols * 16, mcu_rows * 8 * layout.v);
     let covers = |p: &Plane<'_>, w: usize, h: usize| {
         p.width >= w && p.height >= h && p.stride >= p.width && p.data.len() >= p.stride * h
@@ -152,10 +143,10 @@ pub fn encode_scan(input: &ScanInput<'_>, out: &mut Vec<u8>) -> Result<(), Strin
         || !(1..=2).contains(&layout.v)
         || mcu_cols == 0
         || mcu_rows == 0
-        || !covers(y, width, height)
-        || !covers(cb, width / 2, mcu_rows * 8)
-        || !covers(cr, width / 2, mcu_rows * 8)
-        || cb.stride != cr.stride
+        || !covers(&input.y, width, height)
+        || !covers(&input.cb, width / 2, mcu_rows * 8)
+        || !covers(&input.cr, width / 2, mcu_rows * 8)
+        || input.cb.stride != input.cr.stride
     {
         return Err(format!(
             "planes do not cover {mcu_cols}x{mcu_rows} MCUs of {layout:?}"
@@ -163,8 +154,8 @@ pub fn encode_scan(input: &ScanInput<'_>, out: &mut Vec<u8>) -> Result<(), Strin
     }
     let frame = Frame {
         input,
-        luma: reciprocals(luma),
-        chroma: reciprocals(chroma),
+        luma: reciprocals(input.luma),
+        chroma: reciprocals(input.chroma),
     };
     if mcu_rows < MIN_ROWS_TO_SPLIT {
         join(&[frame.band(0, mcu_rows)?], out);
@@ -191,19 +182,15 @@ fn reciprocals(table: &[u8; 64]) -> [u16; 64] {
 
 /// Appends the bands' bits one after the other, padded with 1s to a byte, byte-stuffed.
 fn join(bands: &[Band], out: &mut Vec<u8>) {
-    let mut writer = Stuffer {
-        out,
-        acc: 0,
-        held: 0,
-    };
+    let mut writer = BitWriter::new(out);
     for band in bands {
         let bytes = band.bytes();
         let whole = (band.bits / 8) as usize;
         let tail = (band.bits % 8) as u32;
-        let last = if writer.held == 0 {
+        let last = if writer.aligned() {
             // Byte-aligned: the whole bytes keep their stuffing, copy them as they are.
             let stuffed = stuffed_len(bytes, whole);
-            writer.out.extend_from_slice(&bytes[..stuffed]);
+            writer.put_stuffed(&bytes[..stuffed]);
             bytes.get(stuffed).copied()
         } else {
             let data = unstuff(bytes, whole + (tail > 0) as usize);
@@ -212,10 +199,10 @@ fn join(bands: &[Band], out: &mut Vec<u8>) {
         };
         if tail > 0 {
             let last = last.expect("the band's bits are in its bytes");
-            writer.put(u64::from(last >> (8 - tail)), tail);
+            writer.put(u32::from(last >> (8 - tail)), tail);
         }
     }
-    writer.finish();
+    writer.flush();
 }
 
 /// How many bytes of a byte-stuffed scan hold its first `n` bytes of data.
@@ -254,60 +241,6 @@ fn unstuff(bytes: &[u8], n: usize) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(data)
 }
 
-/// Writes bits MSB first, a zero after every 0xFF byte, padding the last byte with 1s.
-struct Stuffer<'a> {
-    out: &'a mut Vec<u8>,
-    acc: u64,
-    held: u32,
-}
-
-impl Stuffer<'_> {
-    #[inline]
-    fn put(&mut self, value: u64, bits: u32) {
-        self.acc = (self.acc << bits) | value;
-        self.held += bits;
-        while self.held >= 8 {
-            self.held -= 8;
-            let b = (self.acc >> self.held) as u8;
-            self.out.push(b);
-            if b == 0xFF {
-                self.out.push(0);
-            }
-        }
-    }
-
-    /// Whole bytes at any bit alignment, four at a time.
-    fn put_bytes(&mut self, data: &[u8]) {
-        let mut words = data.chunks_exact(4);
-        for word in &mut words {
-            self.acc = (self.acc << 32) | u64::from(u32::from_be_bytes(word.try_into().unwrap()));
-            let out = (self.acc >> self.held) as u32;
-            // A 0xFF byte among the four (rare): stuff them one by one.
-            let ff = !out;
-            if (ff.wrapping_sub(0x0101_0101) & !ff & 0x8080_8080) == 0 {
-                self.out.extend_from_slice(&out.to_be_bytes());
-            } else {
-                for b in out.to_be_bytes() {
-                    self.out.push(b);
-                    if b == 0xFF {
-                        self.out.push(0);
-                    }
-                }
-            }
-        }
-        for &b in words.remainder() {
-            self.put(u64::from(b), 8);
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.held > 0 {
-            let pad = 8 - self.held;
-            self.put((1 << pad) - 1, pad);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,18 +264,12 @@ mod tests {
                 .collect();
             let cbd: Vec<u8> = (0..w / 2 * ch).map(|i| (i % 200) as u8).collect();
             let crd = &noise[w * h..w * h + w / 2 * ch];
-            let plane = |data, width, height| Plane {
-                data,
-                stride: width,
-                width,
-                height,
-            };
             let (luma, chroma) = ([q; 64], std::array::from_fn(|i| (i as u8 % 50) + q / 2 + 1));
             let rows = h / (8 * v);
             let input = ScanInput {
-                y: plane(&yd[..], w, h),
-                cb: plane(&cbd[..], w / 2, ch),
-                cr: plane(crd, w / 2, ch),
+                y: Plane::packed(&yd, w, h),
+                cb: Plane::packed(&cbd, w / 2, ch),
+                cr: Plane::packed(crd, w / 2, ch),
                 layout: McuLayout { h: 2, v },
                 mcu_cols: w / 16,
                 mcu_rows: rows,
