@@ -3,13 +3,11 @@
 //! driver's device without the CPU copying them. Runs in a child process with the emulator
 //! preloaded and the plugin on GST_PLUGIN_PATH.
 
+mod common;
+
+use common::target_dir;
 use gst::prelude::*;
 use std::process::Command;
-
-fn target_dir() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
 
 const FRAMES: usize = 10;
 
@@ -83,16 +81,7 @@ fn child() {
         let flow = src.emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
         assert_eq!(flow, gst::FlowReturn::Ok);
     }
-    let eos = src.emit_by_name::<gst::FlowReturn>("end-of-stream", &[]);
-    assert_eq!(eos, gst::FlowReturn::Ok);
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("the pipeline ends");
-    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    common::end_stream(&pipeline, &src);
     let last = pipeline
         .by_name("enc")
         .unwrap()

@@ -3,15 +3,12 @@
 //! the same quality; timestamps; MJPEG over TCP to a second process; caps refusal; a device
 //! failing mid-stream.
 
+mod common;
+
 use amljpeg_testkit::{decode_rgb, psnr};
+use common::target_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// target/release (or debug): where cargo put libgstamljpeg.so and the emulator.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
 
 fn emulator() -> PathBuf {
     let lib = target_dir().join("libjpegenc_emu.so");

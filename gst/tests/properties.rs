@@ -1,12 +1,10 @@
 //! Properties changed while playing: `quality` takes effect at the next frame (in-process,
 //! software: no device).
 
-use gst::prelude::*;
+mod common;
 
-fn target_dir() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
+use common::target_dir;
+use gst::prelude::*;
 
 #[test]
 fn quality_changes_at_the_next_frame() {
@@ -47,16 +45,7 @@ fn quality_changes_at_the_next_frame() {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
-    let eos = src.emit_by_name::<gst::FlowReturn>("end-of-stream", &[]);
-    assert_eq!(eos, gst::FlowReturn::Ok);
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("the pipeline ends");
-    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    common::end_stream(&pipeline, &src);
     pipeline.set_state(gst::State::Null).unwrap();
     let read = |i: usize| std::fs::read(state.join(format!("{i:05}.jpg"))).unwrap();
     let (low, high) = (read(0), read(1));

@@ -3,7 +3,7 @@
 //! (a memfd here) that the device reads itself where its geometry allows, or that the library
 //! maps and lays out. The encoder is instant, so what remains is the library's own work.
 
-use super::{emulator_jobs, frame_bytes, time, Report};
+use super::{frame_bytes, library_cpu, time, Report};
 use amljpeg::hw::geometry::{hardware_format, Geometry};
 use amljpeg::{BackendChoice, Encoder, Frame, InputPath, PixelFormat};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -20,18 +20,6 @@ fn memfd(bytes: &[u8]) -> Result<OwnedFd, String> {
     let file = std::fs::File::from(fd.try_clone().map_err(|e| e.to_string())?);
     std::os::unix::fs::FileExt::write_all_at(&file, bytes, 0).map_err(|e| e.to_string())?;
     Ok(fd)
-}
-
-/// Library CPU seconds per frame while `f` runs `n` times, the emulator's in-process model
-/// excluded.
-fn library_cpu(n: usize, f: impl FnMut()) -> f64 {
-    let before = emulator_jobs();
-    let (_, cpu) = time(n, f);
-    let model = match (before, emulator_jobs()) {
-        (Some((c0, _, m0)), Some((c1, _, m1))) if c1 > c0 => (m1 - m0) / (c1 - c0) * 1e-6,
-        _ => 0.0,
-    };
-    (cpu - model).max(0.0)
 }
 
 pub fn section(r: &mut Report, frames: usize) -> Result<(), String> {

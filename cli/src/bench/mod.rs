@@ -337,8 +337,7 @@ fn zero_copy_library_cpu(frame: &Frame<'_>, n: usize) -> Result<f64, String> {
         }
     }
     let mut failed = None;
-    let before = emulator_jobs();
-    let (_, cpu) = time(n, || {
+    let cpu = library_cpu(n, || {
         if let Err(e) = enc
             .input_buffer(frame.format(), w, h)
             .and_then(|_| enc.encode_input(90).map(|_| ()))
@@ -346,14 +345,22 @@ fn zero_copy_library_cpu(frame: &Frame<'_>, n: usize) -> Result<f64, String> {
             failed = Some(e.to_string());
         }
     });
-    if let Some(e) = failed {
-        return Err(format!("zero-copy encode: {e}"));
+    match failed {
+        Some(e) => Err(format!("zero-copy encode: {e}")),
+        None => Ok(cpu),
     }
+}
+
+/// Library CPU seconds per frame while `f` runs `n` times, the emulator's in-process model
+/// excluded.
+fn library_cpu(n: usize, f: impl FnMut()) -> f64 {
+    let before = emulator_jobs();
+    let (_, cpu) = time(n, f);
     let model = match (before, emulator_jobs()) {
         (Some((c0, _, m0)), Some((c1, _, m1))) if c1 > c0 => (m1 - m0) / (c1 - c0) * 1e-6,
         _ => 0.0,
     };
-    Ok((cpu - model).max(0.0))
+    (cpu - model).max(0.0)
 }
 
 /// One case's measurements, seconds per frame.

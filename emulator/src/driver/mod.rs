@@ -479,16 +479,20 @@ impl Driver {
         st.globals.status
     }
 
+    /// The driver's name for `request` ("UNKNOWN" when it has none).
+    fn request_name(&self, request: u32) -> &'static str {
+        match self.inner.config.generation {
+            Generation::E => e::name(request),
+            Generation::J => j::name(request),
+        }
+    }
+
     /// Whether `request` does work a syscall's own cost does not cover in the kernel: starts a
     /// job, maintains caches, powers up, copies from user memory or imports a buffer. The
     /// others set or read a global; their cost is the caller's system call on a board.
     pub fn is_heavy(&self, request: u64) -> bool {
         let generation = self.inner.config.generation;
-        let name = match generation {
-            Generation::E => e::name(request as u32),
-            Generation::J => j::name(request as u32),
-        };
-        let light = match name {
+        let light = match self.request_name(request as u32) {
             // J's invalidates the CPU's view of the output.
             "GET_OUTPUT_SIZE" => generation == Generation::E,
             // Copies the table from user memory.
@@ -515,10 +519,7 @@ impl Driver {
         }
         let request = request as u32;
         let generation = self.inner.config.generation;
-        let name = match generation {
-            Generation::E => e::name(request),
-            Generation::J => j::name(request),
-        };
+        let name = self.request_name(request);
         *st.stats.ioctls.entry(name.to_string()).or_insert(0) += 1;
         let count = {
             let c = st.ioctl_counts.entry(name).or_insert(0);
