@@ -41,6 +41,8 @@ fn bench_reports_every_section() {
             "1280x720 nv12, 8 threads: throughput / 1 thread",
             "640x480 nv12: library CPU per frame (emulator excluded) / one copy",
             "1920x1080 nv12: library CPU per frame, zero-copy input (emulator excluded) / one copy",
+            "1280x720 nv12: library CPU per frame (emulator excluded) / one copy made between encodes",
+            "1280x720 nv12: library CPU per frame, zero-copy input (emulator excluded) / one copy made between encodes",
         ] {
             assert!(text.contains(case), "no \"{case}\" in {text}");
         }

@@ -38,7 +38,8 @@ pub struct Stats {
     /// CPU time the model spent in the client's process (its ioctl handling, cache model and
     /// completion thread), in nanoseconds: not the library's, and not what the kernel costs.
     pub model_cpu_ns: u64,
-    pub ioctls: BTreeMap<String, u64>,
+    /// Calls per request, by the driver's name for it.
+    pub ioctls: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {

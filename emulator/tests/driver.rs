@@ -40,6 +40,22 @@ fn every_input_format_and_both_outputs_decode_and_match_at_odd_sizes() {
 }
 
 #[test]
+fn the_stats_a_job_writes_carry_the_cpu_its_hardware_thread_spent_on_it() {
+    // A client reads the file when its call returns: the job's model CPU must be in it then,
+    // not one job later (which put a first job's start-up cost into a benchmark's window).
+    let stats = state_dir().join("stats.json");
+    let s = Session::with(Config {
+        stats_path: Some(stats.clone()),
+        ..config()
+    });
+    s.setup(64, 48, 90, 1);
+    s.encode(&synthetic(64, 48), NV12, YUV420);
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(stat(&json, "completions"), 1, "{json}");
+    assert!(stat(&json, "model_cpu_us") > 0, "{json}");
+}
+
+#[test]
 fn header_is_the_spec_byte_map_with_libjpeg_tables_for_table_1() {
     let s = Session::with(config());
     for q in [1, 10, 50, 75, 90, 100] {

@@ -82,20 +82,6 @@ fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn stat(json: &str, key: &str) -> u64 {
-    let at = json
-        .find(&format!("\"{key}\": "))
-        .unwrap_or_else(|| panic!("{key} in {json}"))
-        + key.len()
-        + 4;
-    json[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn the_blog_articles_client_encodes_a_photo() {
     let img = photo("astronaut.png");

@@ -27,13 +27,17 @@ pub fn resolve_device(device: Option<&Path>) -> PathBuf {
 /// The default time a frame may take on the device: generous against the hardware's ~150
 /// megapixels per second, overridable with `$AML_JPEG_TIMEOUT_MS`.
 pub fn default_timeout(pixels: usize) -> Duration {
-    if let Some(ms) = std::env::var("AML_JPEG_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        return Duration::from_millis(ms);
+    // Read once: the environment is walked at every getenv, and this is asked every frame.
+    static FROM_ENV: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let from_env = FROM_ENV.get_or_init(|| {
+        std::env::var("AML_JPEG_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    match from_env {
+        Some(ms) => Duration::from_millis(*ms),
+        None => Duration::from_millis(200) + Duration::from_secs_f64(pixels as f64 / 10e6),
     }
-    Duration::from_millis(200) + Duration::from_secs_f64(pixels as f64 / 10e6)
 }
 
 #[derive(Debug, Clone)]

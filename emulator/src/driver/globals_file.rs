@@ -1,12 +1,17 @@
 //! Where the E driver's globals outlive a process, as they outlive it in the kernel: a small
-//! shared file mapping in the state directory. A store is a memory write (the ioctls that set
-//! a global cost no file write), and what a killed process stored is still there for the next.
+//! shared file mapping in the state directory. A store is a few word writes (the ioctls that
+//! set a global cost no file write and no formatting, as in the kernel), and what a killed
+//! process stored is still there for the next.
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-/// Room for the globals' text; the rest of the page is zeros.
+/// One page: a word saying the rest was stored, then the words.
 const LEN: usize = 4096;
+/// The globals' count.
+pub(super) const WORDS: usize = 6;
+/// Written before the words (ASCII "JPGE"): a fresh file holds zeros, nothing stored.
+const STORED: u32 = 0x4A50_4745;
 
 pub(super) struct GlobalsFile {
     ptr: *mut u8,
@@ -43,21 +48,32 @@ impl GlobalsFile {
         Ok(GlobalsFile { ptr: ptr.cast() })
     }
 
-    /// The text stored last (empty if none).
-    pub(super) fn load(&self) -> String {
-        let mut bytes = vec![0u8; LEN];
-        // SAFETY: the mapping holds LEN bytes.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr, bytes.as_mut_ptr(), LEN) };
-        let end = bytes.iter().position(|&b| b == 0).unwrap_or(LEN);
-        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    fn words(&self) -> *mut u32 {
+        self.ptr.cast()
     }
 
-    pub(super) fn store(&self, text: &str) {
-        let n = text.len().min(LEN - 1);
-        // SAFETY: n + 1 ≤ LEN bytes of the mapping; the text is ASCII digits and spaces.
+    /// The words stored last, if any were.
+    pub(super) fn load(&self) -> Option<[u32; WORDS]> {
+        // SAFETY: the page-aligned mapping holds LEN ≥ 4 × (WORDS + 1) bytes; callers hold the
+        // driver's state lock, and a torn read of another process's store is what the kernel's
+        // unlocked globals would give too.
         unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), self.ptr, n);
-            *self.ptr.add(n) = 0;
+            if self.words().read_volatile() != STORED {
+                return None;
+            }
+            Some(std::array::from_fn(|i| {
+                self.words().add(1 + i).read_volatile()
+            }))
+        }
+    }
+
+    pub(super) fn store(&self, values: [u32; WORDS]) {
+        // SAFETY: as in `load`, within the mapping's first WORDS + 1 words.
+        unsafe {
+            for (i, v) in values.into_iter().enumerate() {
+                self.words().add(1 + i).write_volatile(v);
+            }
+            self.words().write_volatile(STORED);
         }
     }
 }

@@ -119,7 +119,7 @@ impl Driver {
                 .name("jpegenc-hw".into())
                 .spawn(move || {
                     // Every cycle of this thread is the model's: its wake-ups included.
-                    let mut counted = stats::thread_cpu_ns();
+                    uncounted_cpu();
                     while let Ok(job) = rx.recv() {
                         let Some(inner) = weak.upgrade() else { break };
                         let driver = Driver { inner };
@@ -128,9 +128,7 @@ impl Driver {
                         if std::panic::catch_unwind(run).is_err() {
                             eprintln!("jpegenc-emu: internal error in the encoder model; the job never completes");
                         }
-                        let now = stats::thread_cpu_ns();
-                        driver.charge_cpu(now.saturating_sub(counted));
-                        counted = now;
+                        driver.charge_cpu(uncounted_cpu());
                     }
                 })
                 .expect("spawn the hardware thread");
@@ -293,11 +291,23 @@ impl Driver {
         self.inner.changed.notify_all();
         self.save_globals(&st.globals);
         // Written before the client's next ioctl can run (it needs the state lock): a test
-        // or benchmark that reads the file after its call returns sees this job counted (its
-        // CPU shows in the next write: the thread's loop counts it after the job).
+        // or benchmark that reads the file after its call returns sees this job counted, with
+        // this thread's CPU for it (what follows shows in the next job's write).
+        st.stats.model_cpu_ns += uncounted_cpu();
         self.write_stats(&st.stats);
         self.log(|| format!("job done: {payload_len} bytes"));
     }
+}
+
+thread_local! {
+    /// The hardware thread's CPU clock when its time was last counted as the model's.
+    static COUNTED_UNTIL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The hardware thread's CPU nanoseconds not yet counted as the model's; counts them.
+fn uncounted_cpu() -> u64 {
+    let now = stats::thread_cpu_ns();
+    now.saturating_sub(COUNTED_UNTIL.replace(now))
 }
 
 /// How long before a job's modelled end the hardware thread stops sleeping and spins: a

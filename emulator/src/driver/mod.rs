@@ -79,28 +79,26 @@ impl Default for Globals {
 }
 
 impl Globals {
-    fn encode(&self) -> String {
-        format!(
-            "{} {} {} {} {} {}\n",
-            self.width, self.height, self.scale, self.status, self.input_format, self.output_format
-        )
+    fn words(&self) -> [u32; globals_file::WORDS] {
+        [
+            self.width,
+            self.height,
+            self.scale,
+            self.status,
+            self.input_format,
+            self.output_format,
+        ]
     }
 
-    fn decode(text: &str) -> Option<Globals> {
-        let v: Vec<u32> = text
-            .split_whitespace()
-            .map(|s| s.parse().ok())
-            .collect::<Option<_>>()?;
-        match v[..] {
-            [width, height, scale, status, input_format, output_format] => Some(Globals {
-                width,
-                height,
-                scale,
-                status,
-                input_format,
-                output_format,
-            }),
-            _ => None,
+    fn from_words(w: [u32; globals_file::WORDS]) -> Globals {
+        let [width, height, scale, status, input_format, output_format] = w;
+        Globals {
+            width,
+            height,
+            scale,
+            status,
+            input_format,
+            output_format,
         }
     }
 }
@@ -265,7 +263,7 @@ impl Driver {
 
     fn save_globals(&self, g: &Globals) {
         if let Some(file) = self.globals_file() {
-            file.store(&g.encode());
+            file.store(g.words());
         }
     }
 
@@ -339,7 +337,11 @@ impl Driver {
         if client < 0 {
             return Err(errno());
         }
-        if let Some(g) = self.globals_file().and_then(|f| Globals::decode(&f.load())) {
+        if let Some(g) = self
+            .globals_file()
+            .and_then(GlobalsFile::load)
+            .map(Globals::from_words)
+        {
             st.globals = g;
         }
         // SAFETY: both descriptors were just created and are ours.
@@ -520,7 +522,7 @@ impl Driver {
         let request = request as u32;
         let generation = self.inner.config.generation;
         let name = self.request_name(request);
-        *st.stats.ioctls.entry(name.to_string()).or_insert(0) += 1;
+        *st.stats.ioctls.entry(name).or_insert(0) += 1;
         let count = {
             let c = st.ioctl_counts.entry(name).or_insert(0);
             *c += 1;
