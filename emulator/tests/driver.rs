@@ -2,6 +2,7 @@
 
 mod common;
 
+use amljpeg_testkit::stat_in;
 use common::*;
 use jpegenc_emu::driver::{e, stage};
 use jpegenc_emu::{Config, Driver, Fault, FaultKind, OutputSize};
@@ -51,8 +52,8 @@ fn the_stats_a_job_writes_carry_the_cpu_its_hardware_thread_spent_on_it() {
     s.setup(64, 48, 90, 1);
     s.encode(&synthetic(64, 48), NV12, YUV420);
     let json = std::fs::read_to_string(&stats).unwrap();
-    assert_eq!(stat(&json, "completions"), 1, "{json}");
-    assert!(stat(&json, "model_cpu_us") > 0, "{json}");
+    assert_eq!(stat_in(&stats, "completions"), 1, "{json}");
+    assert!(stat_in(&stats, "model_cpu_us") > 0, "{json}");
 }
 
 #[test]

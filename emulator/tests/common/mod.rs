@@ -24,21 +24,6 @@ pub fn config() -> Config {
     }
 }
 
-/// The counter `key` of a stats file's JSON.
-pub fn stat(json: &str, key: &str) -> u64 {
-    let at = json
-        .find(&format!("\"{key}\": "))
-        .unwrap_or_else(|| panic!("{key} in {json}"))
-        + key.len()
-        + 4;
-    json[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
-}
-
 /// Maps `len` bytes of a device descriptor (shared, read-write), as a client does.
 pub fn map_device(fd: &OwnedFd, len: usize) -> *mut u8 {
     // SAFETY: a shared mapping of the device's memfd, which is at least `len` long.
