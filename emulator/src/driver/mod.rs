@@ -164,8 +164,8 @@ struct Inner {
     /// Signalled when stage changes, for tests that wait on it.
     changed: Condvar,
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
-    /// The stats file, opened at the first write.
-    stats_file: Mutex<Option<File>>,
+    /// The stats file, opened at the first write, and how many bytes it holds.
+    stats_file: Mutex<Option<(File, usize)>>,
     /// The globals' persistent copy, mapped at first use (None: it could not be made).
     globals_file: std::sync::OnceLock<Option<GlobalsFile>>,
 }
@@ -442,20 +442,28 @@ impl Driver {
         };
         let mut slot = self.inner.stats_file.lock();
         if slot.is_none() {
+            // What an earlier process left there is as long as the file (measured once).
             *slot = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(path)
+                .map(|file| {
+                    let held = file.metadata().map_or(0, |m| m.len() as usize);
+                    (file, held)
+                })
                 .map_err(|e| eprintln!("jpegenc-emu: cannot write {}: {e}", path.display()))
                 .ok();
         }
-        let Some(file) = slot.as_ref() else { return };
+        let Some((file, held)) = slot.as_mut() else {
+            return;
+        };
         let mut json = stats.to_json().into_bytes();
-        let on_disk = file.metadata().map_or(0, |m| m.len() as usize);
-        json.resize(json.len().max(on_disk), b' ');
-        let _ = file.write_all_at(&json, 0);
+        json.resize(json.len().max(*held), b' ');
+        if file.write_all_at(&json, 0).is_ok() {
+            *held = json.len();
+        }
     }
 
     /// Counts `ns` of the client thread's CPU as the model's own (see [`Stats::model_cpu_ns`]).
