@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --workspace
 mkdir -p target/example
-input=${1:-../shared/testdata/chelsea.png}
+input=${1:-testdata/chelsea.png}
 target/release/amljpeg info
 target/release/amljpeg encode "$input" target/example/chelsea.jpg -q 90

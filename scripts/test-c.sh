@@ -54,7 +54,7 @@ unset LD_LIBRARY_PATH
 command -v cjpeg >/dev/null || { echo "cjpeg is missing: install libjpeg-turbo-progs (scripts/setup.sh does)" >&2; exit 1; }
 {
     python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
-        ../shared/testdata/chelsea.png "$out/chelsea.ppm"
+        testdata/chelsea.png "$out/chelsea.ppm"
     log=$(LD_PRELOAD="$prefix/lib/libamljpeg_preload.so $PWD/target/release/libjpegenc_emu.so" \
         JPEGENC_EMU_STATE_DIR="$emu_state" AMLJPEG_PRELOAD_LOG=1 \
         cjpeg -quality 85 -outfile "$out/dropin.jpg" "$out/chelsea.ppm" 2>&1)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting and lints; Rust (unit, integration, emulator, the
 # libjpeg drop-in, `amljpeg bench`); the criterion benchmarks once; C; pkg-config install;
-# Python; bounded fuzzing (scripts/fuzz.sh); then the same on the board's target, armhf, under
-# qemu-arm (scripts/test-armhf.sh; AMLJPEG_SKIP_ARMHF=1 skips it). Installs what a fresh
-# machine lacks first. Prints each stage's time as it ends, and all of them at the end.
+# Python; bounded fuzzing (scripts/fuzz.sh). Beside them, on the other core's spare time, the
+# boards' architectures (scripts/test-boards.sh: arm64 and armhf built at the glibc 2.17 floor
+# and tested under qemu-user in Debian 11 roots, then the release: Debian packages and wheels
+# of amd64, arm64 and armhf); last, the packages tried as a user would (scripts/test-packages.sh).
+# AMLJPEG_SKIP_BOARDS=1 leaves the boards out. Installs what a fresh machine lacks first.
+# Prints each stage's time as it ends, and all of them at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 times=()
@@ -12,10 +15,22 @@ stage() {
     shift
     echo "== $name"
     "$@"
-    times+=("$(printf '%-34s %5d s' "$name" $((SECONDS - start)))")
+    times+=("$(printf '%-40s %5d s' "$name" $((SECONDS - start)))")
     echo "== $name: $((SECONDS - start)) s"
 }
+boards=1
+[ "${AMLJPEG_SKIP_BOARDS:-0}" != 1 ] || boards=0
 stage "setup" scripts/setup.sh
+if [ $boards = 1 ]; then
+    stage "setup: cross tools, Debian 11 roots" bash -c 'source scripts/cross.sh && cross_tools && for a in arm64 armhf amd64; do cross_env $a && cross_root; done'
+    # The boards' builds and tests run beside the host's stages, their output in a log shown when
+    # they end (two cores: the cross builds fill the gaps the host's tests leave).
+    mkdir -p target
+    boards_log=target/test-boards.log
+    scripts/test-boards.sh >"$boards_log" 2>&1 &
+    boards_pid=$!
+    trap 'kill $boards_pid 2>/dev/null || true' EXIT
+fi
 # Everything in the release profile, so each crate (and the bundled libjpeg-turbo's CMake
 # build) is compiled once: lints, the libraries the tests preload, then every test target.
 stage "fmt" cargo fmt --all -- --check
@@ -26,9 +41,18 @@ stage "Rust tests and benches (once)" cargo test --release --workspace --all-tar
 stage "C tests, valgrind, install" scripts/test-c.sh
 stage "Python package and tests" scripts/test-python.sh
 stage "fuzzing" scripts/fuzz.sh
-if [ "${AMLJPEG_SKIP_ARMHF:-0}" != 1 ]; then
-    stage "armhf under qemu-arm" scripts/test-armhf.sh
+if [ $boards = 1 ]; then
+    start=$SECONDS
+    status=0
+    wait $boards_pid || status=$?
+    trap - EXIT
+    echo "== boards (scripts/test-boards.sh), its output:"
+    cat "$boards_log"
+    [ $status = 0 ] || { echo "== boards failed (exit $status)"; exit 1; }
+    times+=("$(printf '%-40s %5d s' "waiting for the boards' stages" $((SECONDS - start)))")
+    times+=("$(grep '^== .*: [0-9]* s$' "$boards_log" | sed 's/^== \(.*\): \([0-9]*\) s$/  boards: \1|\2/' | awk -F'|' '{printf "%-40s %5d s\n", $1, $2}')")
+    stage "packages tried as a user would" scripts/test-packages.sh dist
 fi
 echo "== stage times"
 printf '%s\n' "${times[@]}"
-printf '%-34s %5d s\n' "total" "$SECONDS"
+printf '%-40s %5d s\n' "total" "$SECONDS"

@@ -23,12 +23,14 @@ fn udmabuf(bytes: &[u8]) -> Option<OwnedFd> {
     nix::ioctl_write_ptr!(udmabuf_create, b'u', 0x42, Create);
     let device = std::fs::File::open("/dev/udmabuf").ok()?;
     let size = bytes.len().next_multiple_of(4096);
-    // SAFETY: memfd_create with a NUL-terminated name; the descriptor is ours.
+    // SAFETY: memfd_create with a NUL-terminated name (the system call: glibc's
+    // wrapper is newer than the boards' 2.17 floor); the descriptor is ours.
     let fd = unsafe {
-        OwnedFd::from_raw_fd(libc::memfd_create(
+        OwnedFd::from_raw_fd(libc::syscall(
+            libc::SYS_memfd_create,
             c"udmabuf".as_ptr(),
             libc::MFD_ALLOW_SEALING,
-        ))
+        ) as libc::c_int)
     };
     let file = std::fs::File::from(fd.try_clone().unwrap());
     file.set_len(size as u64).unwrap();

@@ -264,7 +264,8 @@ fn info(device: Option<PathBuf>) -> Result<(), String> {
         }
         Ok(None) => println!("backend for AUTO: software"),
         Err(e) => {
-            println!("hardware: unavailable ({e})");
+            // One line that says what is missing; the board guide says how to add it.
+            println!("hardware: unavailable: {e}; see docs/boards.md");
             println!("backend for AUTO: software");
         }
     }

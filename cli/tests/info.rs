@@ -3,6 +3,11 @@
 //! window runs past the reserved block), and the media_modules driver.
 
 fn info(env: &[(&str, &str)]) -> String {
+    info_with(env, None)
+}
+
+/// `amljpeg info [--device DEVICE]` with the emulator preloaded and `env` set.
+fn info_with(env: &[(&str, &str)], device: Option<&str>) -> String {
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_amljpeg"));
     let emulator = exe.with_file_name("libjpegenc_emu.so");
     assert!(
@@ -10,11 +15,13 @@ fn info(env: &[(&str, &str)]) -> String {
         "{} is not built (cargo build --release --workspace)",
         emulator.display()
     );
-    let state =
-        std::env::temp_dir().join(format!("amljpeg-info-{}-{}", std::process::id(), env.len()));
-    std::fs::create_dir_all(&state).unwrap();
-    let out = amljpeg_testkit::target_command(exe)
-        .arg("info")
+    let state = amljpeg_testkit::scratch_dir("amljpeg-info");
+    let mut command = amljpeg_testkit::target_command(exe);
+    command.arg("info");
+    if let Some(device) = device {
+        command.args(["--device", device]);
+    }
+    let out = command
         .env("LD_PRELOAD", &emulator)
         .env("JPEGENC_EMU_STATE_DIR", &state)
         .envs(env.iter().copied())
@@ -55,5 +62,60 @@ fn info_names_the_device_and_the_usable_maximum() {
             && mm.contains("driver: media_modules (NEW_CMD2); dma-buf input available")
             && mm.contains("SoC t7: any 32-byte aligned strides"),
         "{mm}"
+    );
+}
+
+/// Each reason the device stays away gets one line that names it and what to do, pointing to
+/// the board guide: the emulator's open faults and switches stand for each board's state.
+#[test]
+fn info_says_in_one_line_what_keeps_the_device_away() {
+    let line = |env: &[(&str, &str)], device: Option<&str>| {
+        let out = info_with(env, device);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("hardware: unavailable: "))
+            .unwrap_or_else(|| panic!("no diagnosis in {out}"))
+            .to_string();
+        assert!(line.ends_with("; see docs/boards.md"), "{line}");
+        assert!(out.contains("backend for AUTO: software"), "{out}");
+        line
+    };
+    let missing = line(&[], Some("/dev/jpegenc-none"));
+    assert!(
+        missing.contains("cannot open /dev/jpegenc-none")
+            && missing.contains("no JPEG encoder node")
+            && missing.contains("device-tree node"),
+        "{missing}"
+    );
+    let denied = line(&[("JPEGENC_EMU_FAULT", "eacces")], None);
+    assert!(
+        denied.contains("Permission denied") && denied.contains("sudo adduser $USER jpegenc"),
+        "{denied}"
+    );
+    let busy = line(&[("JPEGENC_EMU_FAULT", "busy")], None);
+    assert!(busy.contains("another process has it open"), "{busy}");
+    for generation in ["J", "MM"] {
+        let memory = line(
+            &[
+                ("JPEGENC_EMU_GEN", generation),
+                ("JPEGENC_EMU_FAULT", "enomem"),
+            ],
+            None,
+        );
+        assert!(memory.contains("not enough CMA / codec memory"), "{memory}");
+    }
+    let silent = line(&[("JPEGENC_EMU_FAULT", "eperm:GET_DEVINFO")], None);
+    assert!(
+        silent.contains("GET_DEVINFO failed") && silent.contains("another driver"),
+        "{silent}"
+    );
+    let unknown = line(
+        &[("JPEGENC_EMU_GEN", "J"), ("JPEGENC_EMU_DEVINFO", "XYZ-NEW")],
+        None,
+    );
+    assert!(
+        unknown.contains("driver generation this library does not know")
+            && unknown.contains("XYZ-NEW"),
+        "{unknown}"
     );
 }

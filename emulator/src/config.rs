@@ -18,6 +18,12 @@ pub enum FaultKind {
     Hang,
     /// open() fails with EBUSY.
     Busy,
+    /// open() fails with EACCES: the node is not the caller's to open (the udev rule's mode
+    /// 0660 and group jpegenc, for someone outside the group). The VFS says so before the driver.
+    Denied,
+    /// open() fails with ENOMEM: the J and media_modules drivers allocate their buffer from
+    /// CMA / codec_mm at open, and there was not enough (the E driver's memory is a carve-out).
+    NoMemory,
     /// The named ioctl fails with -1/EPERM.
     Eperm(String),
     /// The output is larger than the bitstream buffer.
@@ -207,6 +213,8 @@ pub fn parse_faults(text: &str) -> Result<Vec<Fault>, String> {
         let kind = match name {
             "hang" => FaultKind::Hang,
             "busy" => FaultKind::Busy,
+            "eacces" => FaultKind::Denied,
+            "enomem" => FaultKind::NoMemory,
             "eperm" if !value.is_empty() => FaultKind::Eperm(value.to_ascii_uppercase()),
             "overflow" => FaultKind::Overflow,
             "no-eoi" => FaultKind::NoEoi,

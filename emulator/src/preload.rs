@@ -155,8 +155,15 @@ fn device_tree_file(path: *const c_char) -> Option<c_int> {
         return None;
     }
     let content = driver().compatible();
-    // SAFETY: memfd_create with a NUL-terminated name.
-    let fd = unsafe { libc::memfd_create(c"compatible".as_ptr(), libc::MFD_CLOEXEC) };
+    // SAFETY: memfd_create with a NUL-terminated name (the system call: glibc's
+    // wrapper is newer than the boards' 2.17 floor).
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_memfd_create,
+            c"compatible".as_ptr(),
+            libc::MFD_CLOEXEC,
+        ) as libc::c_int
+    };
     if fd < 0 {
         return Some(-1);
     }

@@ -10,7 +10,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
-TESTDATA = os.environ.get("AMLJPEG_TESTDATA", os.path.join(HERE, "..", "..", "..", "shared", "testdata"))
+TESTDATA = os.environ.get("AMLJPEG_TESTDATA", os.path.join(HERE, "..", "..", "testdata"))
 EMULATOR = os.environ.get("JPEGENC_EMU_LIB", os.path.join(ROOT, "target", "release", "libjpegenc_emu.so"))
 
 

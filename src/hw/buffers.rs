@@ -66,7 +66,13 @@ impl BufferInfo {
         bs_start: usize,
         bs_size: usize,
     ) -> Result<BufferInfo> {
-        if total == 0 || total > 1 << 30 {
+        if total == 0 {
+            return Err(Error::device(
+                "the driver reports no memory (GET_BUFFINFO: 0 bytes reserved): the encoder's \
+                 reserved memory or CMA pool is missing",
+            ));
+        }
+        if total > 1 << 30 {
             return Err(Error::device(format!(
                 "implausible reserved size {total:#x}"
             )));

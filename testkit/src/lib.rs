@@ -14,11 +14,11 @@ pub struct Rgb {
     pub pixels: Vec<u8>,
 }
 
-/// `../shared/testdata` beside the checkout, or `$AMLJPEG_TESTDATA`.
+/// The checkout's `testdata/`, or `$AMLJPEG_TESTDATA`.
 pub fn testdata(name: &str) -> PathBuf {
     std::env::var_os("AMLJPEG_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata"))
         .join(name)
 }
 
@@ -131,8 +131,11 @@ pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Com
 /// the emulator and GStreamer as a dma-buf.
 pub fn memfd(bytes: &[u8], offset: usize) -> std::os::fd::OwnedFd {
     use std::os::fd::FromRawFd;
-    // SAFETY: memfd_create with a NUL-terminated name.
-    let raw = unsafe { libc::memfd_create(c"frame".as_ptr(), libc::MFD_CLOEXEC) };
+    // SAFETY: memfd_create with a NUL-terminated name (the system call: glibc's
+    // wrapper is newer than the boards' 2.17 floor).
+    let raw = unsafe {
+        libc::syscall(libc::SYS_memfd_create, c"frame".as_ptr(), libc::MFD_CLOEXEC) as libc::c_int
+    };
     assert!(
         raw >= 0,
         "memfd_create: {}",

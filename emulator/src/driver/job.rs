@@ -81,7 +81,11 @@ impl Driver {
                 FaultKind::Corrupt => job.corrupt = true,
                 FaultKind::NoEoi => job.eoi = false,
                 FaultKind::Slow(s) => job.slow *= s,
-                FaultKind::Busy | FaultKind::Eperm(_) | FaultKind::NoMicrocode => {}
+                FaultKind::Busy
+                | FaultKind::Denied
+                | FaultKind::NoMemory
+                | FaultKind::Eperm(_)
+                | FaultKind::NoMicrocode => {}
             }
         }
         job

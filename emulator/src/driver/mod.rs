@@ -298,12 +298,26 @@ impl Driver {
         let mut st = self.inner.state.lock();
         st.opens += 1;
         let occurrence = st.opens;
-        let busy_fault = self
-            .inner
-            .config
-            .faults
-            .iter()
-            .any(|f| f.kind == FaultKind::Busy && f.hits(occurrence));
+        let fault = |kind: FaultKind| {
+            self.inner
+                .config
+                .faults
+                .iter()
+                .any(|f| f.kind == kind && f.hits(occurrence))
+        };
+        if fault(FaultKind::Denied) {
+            self.log(|| "open: permission denied".into());
+            return Err(libc::EACCES);
+        }
+        let busy_fault = fault(FaultKind::Busy);
+        if st.open.is_none()
+            && !busy_fault
+            && self.inner.config.generation == Generation::J
+            && fault(FaultKind::NoMemory)
+        {
+            self.log(|| "open: no CMA / codec_mm memory for the buffer".into());
+            return Err(libc::ENOMEM);
+        }
         if st.open.is_some() || busy_fault {
             st.stats.busy += 1;
             self.log(|| "open: busy".into());

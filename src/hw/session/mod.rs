@@ -97,14 +97,46 @@ pub struct Session {
     copied: u64,
 }
 
+/// What a failed open means on these boards, in the words of docs/boards.md.
 fn open_error(path: &Path, e: std::io::Error) -> Error {
-    let kind = match e.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => ErrorKind::NoDevice,
-        Some(libc::EACCES) | Some(libc::EPERM) => ErrorKind::PermissionDenied,
-        Some(libc::EBUSY) => ErrorKind::Busy,
-        _ => ErrorKind::Device,
+    let (kind, why) = match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => (
+            ErrorKind::NoDevice,
+            "no JPEG encoder node: its driver is not loaded, or its device-tree node is missing \
+             or disabled"
+                .to_string(),
+        ),
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            let group = owning_group(path).unwrap_or_else(|| "jpegenc".into());
+            (
+                ErrorKind::PermissionDenied,
+                format!("join the group {group}: sudo adduser $USER {group}, then log in again"),
+            )
+        }
+        Some(libc::EBUSY) => (
+            ErrorKind::Busy,
+            "another process has it open, or the H.264 encoder is running".to_string(),
+        ),
+        Some(libc::ENOMEM) => (
+            ErrorKind::Device,
+            "the driver could not allocate its buffer: not enough CMA / codec memory".to_string(),
+        ),
+        _ => (
+            ErrorKind::Device,
+            "not a device this library can use".to_string(),
+        ),
     };
-    Error::new(kind, format!("cannot open {}: {e}", path.display()))
+    Error::new(kind, format!("cannot open {}: {e} ({why})", path.display()))
+}
+
+/// The group that owns the node, when it is not root's.
+fn owning_group(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let gid = std::fs::metadata(path).ok()?.gid();
+    (gid != 0)
+        .then(|| nix::unistd::Group::from_gid(gid.into()).ok().flatten())
+        .flatten()
+        .map(|g| g.name)
 }
 
 /// `$AML_JPEG_VERIFY=1`: decode every scan's Huffman codes before trusting it (by default
@@ -503,19 +535,26 @@ impl Session {
 /// Tells the generations apart without side effects: J's GET_DEVINFO first (E answers
 /// EPERM), then E's.
 fn identify(fd: BorrowedFd<'_>) -> Result<(Generation, String)> {
+    let silent = |e: Errno| {
+        Error::device(format!(
+            "GET_DEVINFO failed: {} (the node answers no request of the Amlogic JPEG \
+             encoder's: a node of another driver?)",
+            e.desc()
+        ))
+    };
     let (generation, id) = match p::j::get_devinfo(fd) {
         Ok(id) => (Generation::J, id),
-        Err(Errno::EPERM) => (
-            Generation::E,
-            p::e::get_devinfo(fd).map_err(|e| device_error("GET_DEVINFO", e))?,
-        ),
-        Err(e) => return Err(device_error("GET_DEVINFO", e)),
+        Err(Errno::EPERM) => (Generation::E, p::e::get_devinfo(fd).map_err(silent)?),
+        Err(e) => return Err(silent(e)),
     };
     let soc = id_string(&id);
     if !soc.starts_with("AML-") {
         return Err(Error::new(
             ErrorKind::NoDevice,
-            format!("not an Amlogic JPEG encoder (device says {soc:?})"),
+            format!(
+                "not an Amlogic JPEG encoder, or a driver generation this library does not \
+                 know (device says {soc:?})"
+            ),
         ));
     }
     Ok((generation, soc))
