@@ -142,12 +142,10 @@ cross_check_floor() {
 # The workspace for $arch, and the test targets the arguments select (cargo test's package and
 # target options), so that the libraries and programs the tests run are the very files that get
 # packaged: `cargo build` leaves them in $out, `cargo test --no-run` then compiles only what the
-# tests add. The GStreamer plugin is built apart, first (its dependencies' features differ, its
-# build of them would otherwise make cargo rebuild the library for the tests, and its own tests
-# need a GStreamer of the target to run).
+# tests add (the GStreamer element's tests are not among them: they need a GStreamer of the
+# target to run).
 cross_build() {
     local zt=$triple.$glibc_floor
-    "$zigbuild" zigbuild --release -p gst-plugin-amljpeg --lib --target "$zt"
-    "$zigbuild" zigbuild --release --workspace --exclude gst-plugin-amljpeg --target "$zt"
+    "$zigbuild" zigbuild --release --workspace --target "$zt"
     [ $# -eq 0 ] || "$zigbuild" test --no-run --release "$@" --target "$zt"
 }

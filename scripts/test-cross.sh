@@ -17,14 +17,16 @@ cross_env "${1:?usage: scripts/test-cross.sh armhf|arm64 [build|test|all]}"
 step=${2:-all}
 
 # What runs where (the test command's budget has room for one Rust suite under qemu):
-# arm64, the C2 / N2 / C4 / VIM userspace, runs every Rust test on all three emulated drivers;
-# armhf, the C1's, runs the library's own unit tests (its 32-bit arithmetic and layouts) and,
-# like arm64, the C contract on all three drivers (armhf userspace on the J and media_modules
-# kernels goes through their compat_ioctl), the libjpeg drop-in and the driver ABI.
+# arm64, the C2 / N2 / C4 / VIM userspace, runs every Rust test, the emulated-hardware ones on
+# its boards' J and media_modules drivers; armhf, the C1's, runs the library's own unit tests
+# (its 32-bit arithmetic and layouts); both run the C contract on all three drivers (armhf
+# userspace on the J and media_modules kernels goes through their compat_ioctl), the libjpeg
+# drop-in (on the driver of each one's first board) and the driver ABI.
 case $arch in
 arm64) rust_tests=(--workspace --exclude gst-plugin-amljpeg) gen=J ;;
 armhf) rust_tests=(-p amljpeg --lib) gen=E ;;
 esac
+export AMLJPEG_TEST_GENERATIONS=J,MM
 
 if [ "$step" = build ] || [ "$step" = all ]; then
     cross_tools
@@ -56,13 +58,16 @@ fi
 passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')
 rm -f "$log"
 
-# The C contract, compiled for ARCH against the library, with the root's libjpeg as its decoder.
+# The C contract, compiled for ARCH against the library by Debian's cross gcc with the Debian 11
+# root as its sysroot (the root's libjpeg is its decoder). (-static-libgcc: that gcc's libgcc_s
+# is newer than the root's glibc.)
 cbuild=$CARGO_TARGET_DIR/c-tests
 mkdir -p "$cbuild"
-cflags=(-O2 -Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE -Iinclude -I"$root/usr/include"
-    -I"$root/usr/include/$multiarch")
-jlib=$root/usr/lib/$multiarch
-"$cc" "${cflags[@]}" c-tests/test_capi.c -o "$cbuild/test_capi" -L"$out" -L"$jlib" -lamljpeg -l:libjpeg.so.62 -lpthread -lm
+gcc=$multiarch-gcc
+# (The root's library directories first: the cross gcc's own, Debian 12's glibc, come after.)
+cflags=(--sysroot="$root" -static-libgcc -O2 -Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE -Iinclude
+    -L"$root/usr/lib/$multiarch" -L"$root/lib/$multiarch")
+"$gcc" "${cflags[@]}" c-tests/test_capi.c -o "$cbuild/test_capi" -L"$out" -lamljpeg -l:libjpeg.so.62 -lpthread -lm
 ln -sf "$out/libamljpeg.so" "$cbuild/libamljpeg.so.0"
 run() { $runner -E LD_LIBRARY_PATH="$cbuild" "$@"; }
 run "$cbuild/test_capi" 2
@@ -79,8 +84,8 @@ echo "$arch: the C contract passed on the software backend and on the emulated E
 # The libjpeg drop-in on the board's own ABI: a libjpeg program built for ARCH, with the drop-in
 # and the emulator preloaded (on the driver of ARCH's first board: the C1's E, the C2's J); the
 # emulator must have encoded each image.
-"$cc" "${cflags[@]}" c-tests/dropin/client.c -o "$cbuild/dropin_client" -L"$jlib" -l:libjpeg.so.62
-python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
+"$gcc" "${cflags[@]}" c-tests/dropin/client.c -o "$cbuild/dropin_client" -l:libjpeg.so.62
+"$cross_python" -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
     testdata/chelsea.png "$cbuild/chelsea.ppm"
 dropin() {
     local state=$1
@@ -106,7 +111,7 @@ for fault in corrupt no-eoi overflow eperm:NEW_CMD; do
     rm -rf "$state"
 done
 # A device held by another program: the real libjpeg's file, byte for byte.
-"$cc" -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/hold.c -o "$cbuild/hold" -L"$out" -lamljpeg
+"$gcc" "${cflags[@]}" c-tests/hold.c -o "$cbuild/hold" -L"$out" -lamljpeg
 state=$(mktemp -d)
 run "$cbuild/dropin_client" mem "$cbuild/chelsea.ppm" "$state/alone.jpg" 85 >/dev/null
 fifo=$state/holding
@@ -125,7 +130,7 @@ rm -rf "$state"
 echo "$arch: device faults and a busy device leave good files (the real libjpeg's where it must)"
 
 # The driver ABI as each target's C compiler builds it: identical request numbers and sizes.
-"$cc" -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump"
+"$gcc" "${cflags[@]}" c-tests/abi_dump.c -o "$cbuild/abi_dump"
 cc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump_host"
 run "$cbuild/abi_dump" >"$cbuild/abi-$arch.txt"
 "$cbuild/abi_dump_host" >"$cbuild/abi-x86_64.txt"

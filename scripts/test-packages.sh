@@ -144,7 +144,17 @@ decodes "$scratch/cjpeg-amd64.jpg"
 amljpeg encode testdata/chelsea.png "$scratch/cli-amd64.jpg"
 decodes "$scratch/cli-amd64.jpg"
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --reinstall "${files[@]}" >/dev/null
+# An upgrade: the same packages as a later Debian revision (-1 -> -2), over the installed ones.
+for f in "${files[@]}"; do
+    dir=$scratch/upgrade/$(basename "$f" .deb)
+    dpkg-deb -R "$f" "$dir"
+    sed -i "s/^Version: .*/Version: ${version%-1}-2/; s/(= ${version})/(= ${version%-1}-2)/" "$dir/DEBIAN/control"
+    fakeroot dpkg-deb -Zxz --build "$dir" "$dir.deb" >/dev/null
+done
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$scratch"/upgrade/*.deb >/dev/null
+[ "$(dpkg-query -W -f '${Version}' libamljpeg0)" = "${version%-1}-2" ] || { echo "amd64: the upgrade did not take" >&2; exit 1; }
+getent group jpegenc >/dev/null || { echo "amd64: the upgrade lost the jpegenc group" >&2; exit 1; }
 DEBIAN_FRONTEND=noninteractive $sudo apt-get purge -y -qq "${packages[@]}" >/dev/null
 left=$(while read -r f; do if [ -f "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done <"$listed")
 [ -z "$left" ] || { echo "amd64: purge left files behind:"; echo "$left"; exit 1; } >&2
-echo "amd64: installed with apt, used (C through pkg-config on E, J and MM, static too; gst-inspect; amljpeg-preload cjpeg; amljpeg encode), reinstalled and purged without a file left"
+echo "amd64: installed with apt, used (C through pkg-config on E, J and MM, static too; gst-inspect; amljpeg-preload cjpeg; amljpeg encode), reinstalled, upgraded and purged without a file left"

@@ -21,6 +21,9 @@ stage() {
 boards=1
 [ "${AMLJPEG_SKIP_BOARDS:-0}" != 1 ] || boards=0
 stage "setup" scripts/setup.sh
+# No debug information in the test command's builds (the release profile keeps it for perf):
+# nothing here reads it, and linking every test binary without it saves minutes.
+export CARGO_PROFILE_RELEASE_DEBUG=0
 if [ $boards = 1 ]; then
     stage "setup: cross tools, Debian 11 roots" bash -c 'source scripts/cross.sh && cross_tools && for a in arm64 armhf amd64; do cross_env $a && cross_root; done'
     # The boards' builds and tests run beside the host's stages, their output in a log shown when

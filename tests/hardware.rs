@@ -477,8 +477,9 @@ fn faults_give_an_error_and_the_next_frame_works() {
         ("eperm:FLUSH_DMA@1", "Device", &["E"]),
         ("eperm:SET_ENCODER_WIDTH@2", "Device", &["E"]), // call 1 is the open-time limit probe
     ];
+    let tested = amljpeg_testkit::generations();
     for (fault, kind, generations) in cases {
-        for &g in generations {
+        for &g in generations.iter().filter(|g| tested.contains(g)) {
             let env = [
                 ("JPEGENC_EMU_FAULT", fault),
                 ("AMLJPEG_EXPECT", kind),

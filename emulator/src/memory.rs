@@ -49,19 +49,24 @@ fn buffer_size(fd: &OwnedFd) -> Result<usize, i32> {
     }
 }
 
+/// A new, empty, close-on-exec memfd (the system call: glibc's memfd_create() is newer than
+/// the boards' 2.17 floor).
+pub fn memfd(name: &std::ffi::CStr) -> Result<OwnedFd, i32> {
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let raw = unsafe {
+        libc::syscall(libc::SYS_memfd_create, name.as_ptr(), libc::MFD_CLOEXEC) as libc::c_int
+    };
+    if raw < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `raw` is a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
 impl Memory {
     /// A new zeroed memfd of `len` bytes, mapped.
     pub fn new(name: &std::ffi::CStr, len: usize) -> Result<Memory, i32> {
-        // SAFETY: memfd_create with a NUL-terminated name (the system call: glibc's
-        // wrapper is newer than the boards' 2.17 floor).
-        let raw = unsafe {
-            libc::syscall(libc::SYS_memfd_create, name.as_ptr(), libc::MFD_CLOEXEC) as libc::c_int
-        };
-        if raw < 0 {
-            return Err(last_errno());
-        }
-        // SAFETY: `raw` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = memfd(name)?;
         // SAFETY: valid descriptor; the length fits off_t for every level.
         if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
             return Err(last_errno());

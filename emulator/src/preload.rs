@@ -155,18 +155,13 @@ fn device_tree_file(path: *const c_char) -> Option<c_int> {
         return None;
     }
     let content = driver().compatible();
-    // SAFETY: memfd_create with a NUL-terminated name (the system call: glibc's
-    // wrapper is newer than the boards' 2.17 floor).
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_memfd_create,
-            c"compatible".as_ptr(),
-            libc::MFD_CLOEXEC,
-        ) as libc::c_int
+    let fd = match crate::memory::memfd(c"compatible") {
+        Ok(fd) => fd.into_raw_fd(),
+        Err(errno) => {
+            set_errno(errno);
+            return Some(-1);
+        }
     };
-    if fd < 0 {
-        return Some(-1);
-    }
     // SAFETY: writing our bytes to our memfd, then rewinding it for the reader.
     let ok = unsafe {
         libc::write(fd, content.as_ptr().cast(), content.len()) == content.len() as isize

@@ -110,6 +110,25 @@ pub fn scratch_dir(prefix: &str) -> PathBuf {
     dir
 }
 
+/// The driver generations the emulated-hardware tests run on: `$AMLJPEG_TEST_GENERATIONS`
+/// (comma-separated, e.g. `J,MM`), else all three. An architecture's stage names those of its
+/// boards; an unknown name fails the test.
+pub fn generations() -> Vec<&'static str> {
+    const ALL: [&str; 3] = ["E", "J", "MM"];
+    match std::env::var("AMLJPEG_TEST_GENERATIONS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|name| {
+                let name = name.trim();
+                *ALL.iter()
+                    .find(|g| **g == name)
+                    .unwrap_or_else(|| panic!("AMLJPEG_TEST_GENERATIONS: no generation {name:?}"))
+            })
+            .collect(),
+        _ => ALL.to_vec(),
+    }
+}
+
 /// A command for a program built for the target: prefixed with `$AMLJPEG_TEST_RUNNER` (e.g.
 /// `qemu-arm -L /usr/arm-linux-gnueabihf` when testing armhf without binfmt_misc).
 pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {

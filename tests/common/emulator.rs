@@ -35,7 +35,8 @@ pub use amljpeg_testkit::{stat_in, target_command};
 
 /// True inside the child. Outside, runs test `name` of this binary in a child with the
 /// emulator preloaded and `env` set, once per driver generation (E, J, then the media_modules
-/// driver MM) unless `env` names one with `JPEGENC_EMU_GEN`, and fails if any run fails.
+/// driver MM, or those `$AMLJPEG_TEST_GENERATIONS` names) unless `env` names one with
+/// `JPEGENC_EMU_GEN`, and fails if any run fails.
 pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
     if std::env::var_os("AMLJPEG_IN_EMULATOR").is_some() {
         return true;
@@ -43,7 +44,7 @@ pub fn in_emulator(name: &str, env: &[(&str, &str)]) -> bool {
     if env.iter().any(|(k, _)| *k == "JPEGENC_EMU_GEN") {
         run_child(name, env);
     } else {
-        for generation in ["E", "J", "MM"] {
+        for generation in amljpeg_testkit::generations() {
             let mut with = env.to_vec();
             with.push(("JPEGENC_EMU_GEN", generation));
             run_child(name, &with);
