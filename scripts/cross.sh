@@ -86,10 +86,14 @@ cross_build_env() {
     mkdir -p "$tools/bin"
     local zig
     zig=$("$cross_python" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
-    ln -sf "$zig" "$tools/bin/zig"
+    # (Written only when missing: two architectures' scripts may run at once.)
+    [ "$(readlink "$tools/bin/zig")" = "$zig" ] || ln -sf "$zig" "$tools/bin/zig"
     cc=$tools/bin/cc-$arch
-    printf '#!/bin/sh\nexec "%s" cc -target %s.%s "$@"\n' "$zig" "$zig_target" "$glibc_floor" >"$cc"
-    chmod +x "$cc"
+    [ -x "$cc" ] || {
+        printf '#!/bin/sh\nexec "%s" cc -target %s.%s "$@"\n' "$zig" "$zig_target" "$glibc_floor" >"$cc.new"
+        chmod +x "$cc.new"
+        mv "$cc.new" "$cc"
+    }
     zigbuild=$(command -v cargo-zigbuild)
     export PATH=$tools/bin:/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO=/usr/bin/cargo
     # No debug info: the packages ship stripped files, and it shortens every link.

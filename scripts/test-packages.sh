@@ -145,6 +145,7 @@ amljpeg encode testdata/chelsea.png "$scratch/cli-amd64.jpg"
 decodes "$scratch/cli-amd64.jpg"
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --reinstall "${files[@]}" >/dev/null
 # An upgrade: the same packages as a later Debian revision (-1 -> -2), over the installed ones.
+mkdir -p "$scratch/upgrade"
 for f in "${files[@]}"; do
     dir=$scratch/upgrade/$(basename "$f" .deb)
     dpkg-deb -R "$f" "$dir"
