@@ -134,6 +134,13 @@ cross_root() {
     touch "$root/.complete"
 }
 
+# Debian's cross gcc for $arch with the Debian 11 root as its sysroot, as a board's own gcc
+# builds (-static-libgcc: this gcc's libgcc_s is newer than the root's glibc; the root's library
+# directories before the toolchain's own, which hold Debian 12's glibc).
+cross_gcc() {
+    "$multiarch-gcc" --sysroot="$root" -static-libgcc -L"$root/usr/lib/$multiarch" -L"$root/lib/$multiarch" "$@"
+}
+
 # The files of $out that are shipped, and their glibc floor.
 cross_check_floor() {
     local f files=()

@@ -58,16 +58,12 @@ fi
 passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')
 rm -f "$log"
 
-# The C contract, compiled for ARCH against the library by Debian's cross gcc with the Debian 11
-# root as its sysroot (the root's libjpeg is its decoder). (-static-libgcc: that gcc's libgcc_s
-# is newer than the root's glibc.)
+# The C contract, compiled for ARCH against the library by Debian's cross gcc against the Debian
+# 11 root (cross_gcc; the root's libjpeg is its decoder).
 cbuild=$CARGO_TARGET_DIR/c-tests
 mkdir -p "$cbuild"
-gcc=$multiarch-gcc
-# (The root's library directories first: the cross gcc's own, Debian 12's glibc, come after.)
-cflags=(--sysroot="$root" -static-libgcc -O2 -Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE -Iinclude
-    -L"$root/usr/lib/$multiarch" -L"$root/lib/$multiarch")
-"$gcc" "${cflags[@]}" c-tests/test_capi.c -o "$cbuild/test_capi" -L"$out" -lamljpeg -l:libjpeg.so.62 -lpthread -lm
+cflags=(-O2 -Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE -Iinclude)
+cross_gcc "${cflags[@]}" c-tests/test_capi.c -o "$cbuild/test_capi" -L"$out" -lamljpeg -l:libjpeg.so.62 -lpthread -lm
 ln -sf "$out/libamljpeg.so" "$cbuild/libamljpeg.so.0"
 run() { $runner -E LD_LIBRARY_PATH="$cbuild" "$@"; }
 run "$cbuild/test_capi" 2
@@ -84,7 +80,7 @@ echo "$arch: the C contract passed on the software backend and on the emulated E
 # The libjpeg drop-in on the board's own ABI: a libjpeg program built for ARCH, with the drop-in
 # and the emulator preloaded (on the driver of ARCH's first board: the C1's E, the C2's J); the
 # emulator must have encoded each image.
-"$gcc" "${cflags[@]}" c-tests/dropin/client.c -o "$cbuild/dropin_client" -l:libjpeg.so.62
+cross_gcc "${cflags[@]}" c-tests/dropin/client.c -o "$cbuild/dropin_client" -l:libjpeg.so.62
 "$cross_python" -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
     testdata/chelsea.png "$cbuild/chelsea.ppm"
 dropin() {
@@ -111,7 +107,7 @@ for fault in corrupt no-eoi overflow eperm:NEW_CMD; do
     rm -rf "$state"
 done
 # A device held by another program: the real libjpeg's file, byte for byte.
-"$gcc" "${cflags[@]}" c-tests/hold.c -o "$cbuild/hold" -L"$out" -lamljpeg
+cross_gcc "${cflags[@]}" c-tests/hold.c -o "$cbuild/hold" -L"$out" -lamljpeg
 state=$(mktemp -d)
 run "$cbuild/dropin_client" mem "$cbuild/chelsea.ppm" "$state/alone.jpg" 85 >/dev/null
 fifo=$state/holding
@@ -130,7 +126,7 @@ rm -rf "$state"
 echo "$arch: device faults and a busy device leave good files (the real libjpeg's where it must)"
 
 # The driver ABI as each target's C compiler builds it: identical request numbers and sizes.
-"$gcc" "${cflags[@]}" c-tests/abi_dump.c -o "$cbuild/abi_dump"
+cross_gcc "${cflags[@]}" c-tests/abi_dump.c -o "$cbuild/abi_dump"
 cc -O2 -Wall -Wextra -Werror -std=c11 -Iinclude c-tests/abi_dump.c -o "$cbuild/abi_dump_host"
 run "$cbuild/abi_dump" >"$cbuild/abi-$arch.txt"
 "$cbuild/abi_dump_host" >"$cbuild/abi-x86_64.txt"

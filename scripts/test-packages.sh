@@ -76,13 +76,10 @@ for arch in arm64 armhf; do
     cross_root
     mapfile -t files < <(debs $arch)
     for f in "${files[@]}"; do dpkg-deb -x "$f" "$root"; done
-    gcc=$multiarch-gcc
     # pkg-config as the board's, looking into the root.
     pc() { PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root/usr/lib/$multiarch/pkgconfig:$root/usr/share/pkgconfig pkg-config "$@"; }
     # shellcheck disable=SC2046
-    # (-static-libgcc: Debian 12's cross gcc carries a libgcc_s newer than Debian 11's glibc; a
-    # board's own gcc matches its glibc.)
-    $gcc --sysroot="$root" -static-libgcc -O2 -Wall -Werror -std=c11 -D_DEFAULT_SOURCE c-tests/test_capi.c \
+    cross_gcc -O2 -Wall -Werror -std=c11 -D_DEFAULT_SOURCE c-tests/test_capi.c \
         -o "$scratch/capi-$arch" $(pc --cflags --libs amljpeg libjpeg) -lpthread -lm
     $runner "$scratch/capi-$arch" 2
     for g in E J MM; do

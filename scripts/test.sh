@@ -19,7 +19,11 @@ stage() {
     echo "== $name: $((SECONDS - start)) s"
 }
 boards=1
-[ "${AMLJPEG_SKIP_BOARDS:-0}" != 1 ] || boards=0
+if [ "${AMLJPEG_SKIP_BOARDS:-0}" = 1 ]; then
+    boards=0
+    echo "== AMLJPEG_SKIP_BOARDS=1: the boards' stages and the packages are NOT tested in this run"
+    times+=("boards and packages: not run (AMLJPEG_SKIP_BOARDS=1)")
+fi
 stage "setup" scripts/setup.sh
 # No debug information in the test command's builds (the release profile keeps it for perf):
 # nothing here reads it, and linking every test binary without it saves minutes.
