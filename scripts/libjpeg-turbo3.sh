@@ -3,10 +3,9 @@
 # with -Bsymbolic-functions, for the drop-in's tests: its internal calls (jpeg_abort inside
 # jpeg_finish_compress, the marker calls inside jpeg_write_icc_profile) bypass any interposer,
 # and it has jpeg_enable_lossless, which Debian 12's 2.1.5 lacks. Prints the directory with
-# include/ and lib/. Built once into target/.
-#
-# `scripts/libjpeg-turbo3.sh turbojpeg` builds its TurboJPEG library instead (libturbojpeg.so.0
-# of libjpeg-turbo 3, for PyTurboJPEG 2.x, which needs it) and prints that library's path.
+# include/ and lib/. Built once into target/, with its TurboJPEG library (libturbojpeg.so.0 of
+# libjpeg-turbo 3, for PyTurboJPEG 2.x, which needs it) from the same CMake build:
+# `scripts/libjpeg-turbo3.sh turbojpeg` prints that library's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source_dir() {
@@ -17,29 +16,19 @@ meta = json.load(sys.stdin)
 print(next(os.path.dirname(p["manifest_path"]) for p in meta["packages"] if p["name"] == "turbojpeg-sys"))')
     echo "$pkg/libjpeg-turbo"
 }
-if [ "${1:-}" = turbojpeg ]; then
-    out=$PWD/target/libturbojpeg3
-    if [ ! -f "$out/lib/libturbojpeg.so.0" ]; then
-        src=$(source_dir)
-        rm -rf "$out"
-        cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DENABLE_STATIC=0 \
-            -DWITH_TURBOJPEG=1 >"$out.log" 2>&1
-        cmake --build "$out/build" --target turbojpeg -j"$(nproc)" >>"$out.log" 2>&1
-        mkdir -p "$out/lib"
-        cp -P "$out/build"/libturbojpeg.so* "$out/lib/"
-    fi
-    echo "$out/lib/libturbojpeg.so.0"
-    exit 0
-fi
 out=$PWD/target/libjpeg-turbo3-symbolic
-if [ ! -f "$out/lib/libjpeg.so.62" ]; then
+if [ ! -f "$out/lib/libjpeg.so.62" ] || [ ! -f "$out/lib/libturbojpeg.so.0" ]; then
     src=$(source_dir)
     rm -rf "$out"
-    cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DENABLE_STATIC=0 -DWITH_TURBOJPEG=0 \
+    cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DENABLE_STATIC=0 -DWITH_TURBOJPEG=1 \
         -DCMAKE_SHARED_LINKER_FLAGS=-Wl,-Bsymbolic-functions >"$out.log" 2>&1
-    cmake --build "$out/build" --target jpeg -j"$(nproc)" >>"$out.log" 2>&1
+    cmake --build "$out/build" --target jpeg turbojpeg -j"$(nproc)" >>"$out.log" 2>&1
     mkdir -p "$out/include" "$out/lib"
     cp "$src/src/jpeglib.h" "$src/src/jmorecfg.h" "$src/src/jerror.h" "$out/build/jconfig.h" "$out/include/"
-    cp -P "$out/build"/libjpeg.so* "$out/lib/"
+    cp -P "$out/build"/libjpeg.so* "$out/build"/libturbojpeg.so* "$out/lib/"
 fi
-echo "$out"
+if [ "${1:-}" = turbojpeg ]; then
+    echo "$out/lib/libturbojpeg.so.0"
+else
+    echo "$out"
+fi

@@ -6,33 +6,31 @@
 # stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stage() {
-    local name=$1 start=$SECONDS
+# shellcheck source=scripts/stage.sh
+source scripts/stage.sh
+# `beside NAME COMMAND…`: a stage in the background, its output in a log under target/;
+# `joined NAME` waits for it, prints that output and fails if it failed.
+declare -A pids
+beside() {
+    local name=$1
     shift
-    echo "== $name"
-    "$@"
-    echo "== $name: $((SECONDS - start)) s"
+    (stage "$name" "$@") >"target/${name// /-}.log" 2>&1 &
+    pids[$name]=$!
 }
+joined() {
+    local status=0
+    wait "${pids[$1]}" || status=$?
+    cat "target/${1// /-}.log"
+    [ $status = 0 ] || { echo "$1 failed (exit $status)"; exit 1; }
+}
+# The roots download while the host's first stages compile.
+stage "Debian 11 roots" bash -c 'source scripts/cross.sh && for a in arm64 armhf amd64; do cross_env $a && cross_root; done'
 stage "arm64 build" scripts/test-cross.sh arm64 build
-start=$SECONDS
-echo "== arm64 tests under qemu-aarch64, beside the armhf build"
-scripts/test-cross.sh arm64 test >target/test-arm64.log 2>&1 &
-arm64=$!
+beside "arm64 tests under qemu-aarch64" scripts/test-cross.sh arm64 test
 stage "armhf build" scripts/test-cross.sh armhf build
-status=0
-wait $arm64 || status=$?
-cat target/test-arm64.log
-[ $status = 0 ] || { echo "arm64 tests failed (exit $status)"; exit 1; }
-echo "== arm64 tests under qemu-aarch64, beside the armhf build: $((SECONDS - start)) s"
+joined "arm64 tests under qemu-aarch64"
 # armhf's tests spend most of their time waiting on qemu and the emulator's pace: they run beside
 # the amd64 build of the release, which packages them as they are.
-start=$SECONDS
-echo "== armhf tests under qemu-arm, beside the release"
-scripts/test-cross.sh armhf test >target/test-armhf.log 2>&1 &
-armhf=$!
+beside "armhf tests under qemu-arm" scripts/test-cross.sh armhf test
 stage "release: amd64 build, packages, wheels" scripts/release.sh --tested-builds
-status=0
-wait $armhf || status=$?
-cat target/test-armhf.log
-[ $status = 0 ] || { echo "armhf tests failed (exit $status)"; exit 1; }
-echo "== armhf tests under qemu-arm, beside the release: $((SECONDS - start)) s"
+joined "armhf tests under qemu-arm"

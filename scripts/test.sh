@@ -9,15 +9,8 @@
 # Prints each stage's time as it ends, and all of them at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-times=()
-stage() {
-    local name=$1 start=$SECONDS
-    shift
-    echo "== $name"
-    "$@"
-    times+=("$(printf '%-40s %5d s' "$name" $((SECONDS - start)))")
-    echo "== $name: $((SECONDS - start)) s"
-}
+# shellcheck source=scripts/stage.sh
+source scripts/stage.sh
 boards=1
 if [ "${AMLJPEG_SKIP_BOARDS:-0}" = 1 ]; then
     boards=0
@@ -29,7 +22,7 @@ stage "setup" scripts/setup.sh
 # nothing here reads it, and linking every test binary without it saves minutes.
 export CARGO_PROFILE_RELEASE_DEBUG=0
 if [ $boards = 1 ]; then
-    stage "setup: cross tools, Debian 11 roots" bash -c 'source scripts/cross.sh && cross_tools && for a in arm64 armhf amd64; do cross_env $a && cross_root; done'
+    stage "setup: cross tools" bash -c 'source scripts/cross.sh && cross_tools'
     # The boards' builds and tests run beside the host's stages, their output in a log shown when
     # they end (two cores: the cross builds fill the gaps the host's tests leave).
     mkdir -p target
@@ -57,9 +50,10 @@ if [ $boards = 1 ]; then
     cat "$boards_log"
     [ $status = 0 ] || { echo "== boards failed (exit $status)"; exit 1; }
     times+=("$(printf '%-40s %5d s' "waiting for the boards' stages" $((SECONDS - start)))")
-    times+=("$(grep '^== .*: [0-9]* s$' "$boards_log" | sed 's/^== \(.*\): \([0-9]*\) s$/  boards: \1|\2/' | awk -F'|' '{printf "%-40s %5d s\n", $1, $2}')")
+    times+=("$(sed -nE 's/^== (.*): ([0-9]+) s(, ([0-9]+) s CPU)?$/  boards: \1|\2|\4/p' "$boards_log" |
+        awk -F'|' '{ if ($3 == "") printf "%-40s %5d s\n", $1, $2; else printf "%-40s %5d s %6d s CPU\n", $1, $2, $3 }')")
     stage "packages tried as a user would" scripts/test-packages.sh dist
 fi
 echo "== stage times"
 printf '%s\n' "${times[@]}"
-printf '%-40s %5d s\n' "total" "$SECONDS"
+printf '%-40s %5d s %6d s CPU\n' "total" "$SECONDS" $(($(children_cpu) / clock_ticks))
