@@ -107,6 +107,16 @@ cross_build_env() {
 # dpkg -x. Nothing runs inside it but the programs under test, through qemu-user.
 cross_root() {
     [ -f "$root/.complete" ] && return 0
+    # One maker per root: the test command's stages may ask for the same root at once.
+    mkdir -p "$top/target/roots"
+    (
+        flock 9
+        cross_root_make
+    ) 9>"$top/target/roots/.lock-$arch"
+}
+
+cross_root_make() {
+    [ -f "$root/.complete" ] && return 0
     local mirror apt=$top/target/roots/apt-$arch
     mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n 1)
     [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' /etc/apt/sources.list)

@@ -169,12 +169,14 @@ install -m 0644 include/amljpeg.h "$work/$p/usr/include/amljpeg.h"
 install -m 0644 "$out/libamljpeg.a" "$work/$p/$libdir/libamljpeg.a"
 $strip --strip-debug "$work/$p/$libdir/libamljpeg.a"
 ln -s "libamljpeg.so.$major" "$work/$p/$libdir/libamljpeg.so"
-sed -e "s|@PREFIX@|/usr|" -e "s|@LIBDIR@|lib/$multiarch|" -e "s|@VERSION@|$version|" \
-    -e "s|@PRIVATE_LIBS@|$static_libs|" -e '/^URL:/d' pkgconfig/amljpeg.pc.in >"$work/$p/$libdir/pkgconfig/amljpeg.pc"
+for pc in amljpeg amljpeg-static; do
+    sed -e "s|@PREFIX@|/usr|" -e "s|@LIBDIR@|lib/$multiarch|" -e "s|@VERSION@|$version|" \
+        -e "s|@PRIVATE_LIBS@|$static_libs|" pkgconfig/$pc.pc.in >"$work/$p/$libdir/pkgconfig/$pc.pc"
+done
 doc $p
 control $p libdevel same "libamljpeg0 (= $debversion)" "JPEG encoding on the Amlogic hardware JPEG encoder - development files" \
-    "The header amljpeg.h, the static library and the pkg-config file (amljpeg) for" \
-    "programs that use libamljpeg."
+    "The header amljpeg.h, the static library and the pkg-config files for" \
+    "programs that use libamljpeg (amljpeg; amljpeg-static links it in)."
 build $p
 
 # amljpeg-tools

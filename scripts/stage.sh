@@ -3,15 +3,22 @@
 # "== NAME: W s, C s CPU", and appends the same to the array `times`.
 times=()
 clock_ticks=$(getconf CLK_TCK)
-# The CPU time, in clock ticks, of this shell's children that have ended.
-children_cpu() { awk '{ print $16 + $17 }' "/proc/$BASHPID/stat"; }
+# Sets children_ticks to the CPU time, in clock ticks, of this shell's children that have ended
+# (read here, not in a command substitution, which would be a child of its own).
+children_cpu() {
+    local f
+    read -r -a f <"/proc/$BASHPID/stat"
+    children_ticks=$((f[15] + f[16]))
+}
 stage() {
     local name=$1 start=$SECONDS cpu
     shift
-    cpu=$(children_cpu)
+    children_cpu
+    cpu=$children_ticks
     echo "== $name"
     "$@"
-    cpu=$((($(children_cpu) - cpu) / clock_ticks))
+    children_cpu
+    cpu=$(((children_ticks - cpu) / clock_ticks))
     times+=("$(printf '%-40s %5d s %6d s CPU' "$name" $((SECONDS - start)) "$cpu")")
     echo "== $name: $((SECONDS - start)) s, $cpu s CPU"
 }

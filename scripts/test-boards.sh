@@ -2,8 +2,8 @@
 # The boards' part of the test command (scripts/test.sh runs it beside the host's stages): arm64
 # and armhf built once each at the glibc 2.17 floor and tested under qemu-user in Debian 11 roots
 # (scripts/test-cross.sh), arm64's tests running while armhf builds and armhf's while
-# scripts/release.sh, which reuses both builds, builds amd64 and makes dist/. Prints each
-# stage's time.
+# scripts/release.sh, which packages both builds and amd64's (which scripts/test.sh builds on
+# the host's side when its own stages are done) into dist/. Prints each stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/stage.sh
@@ -30,7 +30,7 @@ beside "arm64 tests under qemu-aarch64" scripts/test-cross.sh arm64 test
 stage "armhf build" scripts/test-cross.sh armhf build
 joined "arm64 tests under qemu-aarch64"
 # armhf's tests spend most of their time waiting on qemu and the emulator's pace: they run beside
-# the amd64 build of the release, which packages them as they are.
+# the release, which packages the builds as they are.
 beside "armhf tests under qemu-arm" scripts/test-cross.sh armhf test
-stage "release: amd64 build, packages, wheels" scripts/release.sh --tested-builds
+stage "release: packages, wheels" scripts/release.sh --tested-builds
 joined "armhf tests under qemu-arm"

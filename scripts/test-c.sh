@@ -41,7 +41,7 @@ export LD_LIBRARY_PATH="$prefix/lib"
 ldd "$out/smoke_shared" | grep "$prefix/lib/libamljpeg.so.0" >/dev/null
 "$out/smoke_shared"
 # shellcheck disable=SC2046
-cc c-tests/pkgconfig_smoke.c -o "$out/smoke_static" $(pkg-config --cflags amljpeg) "$prefix/lib/libamljpeg.a" $(pkg-config --libs-only-other --static amljpeg) $(pkg-config --static --libs-only-l amljpeg | sed 's/-lamljpeg//')
+cc c-tests/pkgconfig_smoke.c -o "$out/smoke_static" $(pkg-config --cflags --libs amljpeg-static)
 "$out/smoke_static"
 if ldd "$out/smoke_static" | grep libamljpeg >/dev/null; then echo "static build links libamljpeg dynamically" >&2; exit 1; fi
 
@@ -55,12 +55,18 @@ command -v cjpeg >/dev/null || { echo "cjpeg is missing: install libjpeg-turbo-p
 {
     python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2])' \
         testdata/chelsea.png "$out/chelsea.ppm"
-    log=$(LD_PRELOAD="$prefix/lib/libamljpeg_preload.so $PWD/target/release/libjpegenc_emu.so" \
-        JPEGENC_EMU_STATE_DIR="$emu_state" AMLJPEG_PRELOAD_LOG=1 \
+    log=$(LD_PRELOAD="$PWD/target/release/libjpegenc_emu.so" JPEGENC_EMU_STATE_DIR="$emu_state" \
+        AMLJPEG_PRELOAD_LOG=1 "$prefix/bin/amljpeg-preload" \
         cjpeg -quality 85 -outfile "$out/dropin.jpg" "$out/chelsea.ppm" 2>&1)
     echo "$log" | grep "$prefix/lib/libamljpeg.so.0 opened the device" >/dev/null
     echo "$log" | grep "on the hardware" >/dev/null
     djpeg "$out/dropin.jpg" >/dev/null
 }
+
+# Uninstalling leaves the prefix as it was (the registry above is the test's own file).
+rm -f "$prefix/gst-registry.bin"
+scripts/install.sh --uninstall "$prefix" >/dev/null
+left=$(find "$prefix" -mindepth 1)
+[ -z "$left" ] || { echo "scripts/install.sh --uninstall left:"; echo "$left"; exit 1; } >&2
 
 echo "C tests and pkg-config install: ok"

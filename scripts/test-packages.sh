@@ -128,11 +128,11 @@ for g in E J MM; do
     env "${expect[@]}" JPEGENC_EMU_GEN=$g JPEGENC_EMU_STATE_DIR=$state \
         jpegenc-emu "$scratch/capi-amd64" 1
 done
-# The static library through pkg-config's static flags.
+# The static library through its pkg-config file: libamljpeg linked in.
 # shellcheck disable=SC2046
-cc -O2 -std=c11 c-tests/pkgconfig_smoke.c -o "$scratch/smoke-static" $(pkg-config --cflags amljpeg) \
-    "$(pkg-config --variable=libdir amljpeg)/libamljpeg.a" $(pkg-config --static --libs-only-other --libs-only-l amljpeg | sed 's/-lamljpeg//')
+cc -O2 -std=c11 c-tests/pkgconfig_smoke.c -o "$scratch/smoke-static" $(pkg-config --cflags --libs amljpeg-static)
 "$scratch/smoke-static"
+if ldd "$scratch/smoke-static" | grep libamljpeg >/dev/null; then echo "amd64: amljpeg-static links libamljpeg dynamically" >&2; exit 1; fi
 state=$(mktemp -d -p "$scratch")
 log=$(JPEGENC_EMU_STATE_DIR=$state AMLJPEG_PRELOAD_LOG=1 amljpeg-preload jpegenc-emu cjpeg -quality 85 \
     -outfile "$scratch/cjpeg-amd64.jpg" "$scratch/chelsea.ppm" 2>&1)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting and lints; Rust (unit, integration, emulator, the
 # libjpeg drop-in, `amljpeg bench`); the criterion benchmarks once; C; pkg-config install;
-# Python; bounded fuzzing (scripts/fuzz.sh). Beside them, on the other core's spare time, the
+# Python; every block of the README and docs/ as written (scripts/test-docs.py: a fresh copy of
+# the checkout, an install into /usr/local and out again); bounded fuzzing (scripts/fuzz.sh).
+# Beside them, on the other core's spare time, the
 # boards' architectures (scripts/test-boards.sh: arm64 and armhf built at the glibc 2.17 floor
 # and tested under qemu-user in Debian 11 roots, then the release: Debian packages and wheels
 # of amd64, arm64 and armhf); last, the packages tried as a user would (scripts/test-packages.sh).
@@ -17,6 +19,10 @@ if [ "${AMLJPEG_SKIP_BOARDS:-0}" = 1 ]; then
     echo "== AMLJPEG_SKIP_BOARDS=1: the boards' stages and the packages are NOT tested in this run"
     times+=("boards and packages: not run (AMLJPEG_SKIP_BOARDS=1)")
 fi
+# The tests must leave the checkout as they found it (tracked files, and no untracked file that
+# .gitignore does not name).
+tree_state() { git status --porcelain -uall 2>/dev/null; git diff HEAD 2>/dev/null | sha256sum; }
+tree_before=$(tree_state)
 stage "setup" scripts/setup.sh
 # No debug information in the test command's builds (the release profile keeps it for perf):
 # nothing here reads it, and linking every test binary without it saves minutes.
@@ -40,7 +46,10 @@ stage "build" cargo build --release --workspace
 stage "Rust tests and benches (once)" cargo test --release --workspace --all-targets
 stage "C tests, valgrind, install" scripts/test-c.sh
 stage "Python package and tests" scripts/test-python.sh
+stage "README and docs, every block as written" scripts/test-docs.py
 stage "fuzzing" scripts/fuzz.sh
+# The release's amd64 build (packaged as the ARM builds are), on this side, which ends first.
+[ $boards = 0 ] || stage "amd64 build for the release" scripts/test-cross.sh amd64 build
 if [ $boards = 1 ]; then
     start=$SECONDS
     status=0
@@ -54,6 +63,12 @@ if [ $boards = 1 ]; then
         awk -F'|' '{ if ($3 == "") printf "%-40s %5d s\n", $1, $2; else printf "%-40s %5d s %6d s CPU\n", $1, $2, $3 }')")
     stage "packages tried as a user would" scripts/test-packages.sh dist
 fi
+if [ "$(tree_state)" != "$tree_before" ]; then
+    echo "== the tests changed the checkout (git status --porcelain):"
+    git status --porcelain -uall
+    exit 1
+fi
 echo "== stage times"
 printf '%s\n' "${times[@]}"
-printf '%-40s %5d s %6d s CPU\n' "total" "$SECONDS" $(($(children_cpu) / clock_ticks))
+children_cpu
+printf '%-40s %5d s %6d s CPU\n' "total" "$SECONDS" $((children_ticks / clock_ticks))

@@ -14,27 +14,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// libamljpeg_preload.so, with libamljpeg.so beside it, built here in release mode.
+/// libamljpeg_preload.so, with libamljpeg.so beside it (`$AMLJPEG_PRELOAD_LIB`, else the
+/// workspace's release build).
 fn preload_lib() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "amljpeg",
-                "-p",
-                "amljpeg-preload",
-            ])
-            .current_dir(root())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "building the drop-in failed");
-    });
-    root().join("target/release/libamljpeg_preload.so")
+    amljpeg_testkit::workspace_release_lib("libamljpeg_preload.so", "AMLJPEG_PRELOAD_LIB")
 }
 
 /// Native tools only: under a cross runner the armhf script tries the drop-in itself.
@@ -213,6 +196,22 @@ fn a_libjpeg_program_gets_the_hardware() {
                 _ => 1,
             };
             assert_eq!(ours.new_cmds, expected, "{what}:\n{}", ours.stderr);
+            // The log speaks the program's terms (its colour space), not the code's.
+            if expected > 0 {
+                let layout = match mode {
+                    "ycc" => "YCbCr rows",
+                    "bgrx" => "BGRX/BGRA",
+                    "xrgb" => "XRGB/ARGB",
+                    "raw420" | "raw422" => "raw YCbCr planes",
+                    _ => "RGB",
+                };
+                let line = ours.stderr.lines().find(|l| l.contains("on the hardware:"));
+                let line = line.unwrap_or_default();
+                assert!(
+                    line.contains(&format!(" {layout} 4:2")) && !line.contains('{'),
+                    "{what}: {line}"
+                );
+            }
             let inits = ours.config_inits;
             assert!(
                 inits <= 1 && (expected == 0 || inits == 1),

@@ -182,14 +182,18 @@ fn run(cli: Cli) -> Result<(), String> {
                 Some(Backend::Hardware) => "hardware",
                 _ => "software",
             };
+            // A greyscale JPEG has no chroma to subsample.
+            let sampling = match image.format {
+                PixelFormat::Gray8 => "greyscale",
+                _ => encoder.subsampling().name(),
+            };
             eprintln!(
-                "{}: {}x{} {} -> {} bytes ({by}, quality {quality}, {})",
+                "{}: {}x{} {} -> {} bytes ({by}, quality {quality}, {sampling})",
                 output.display(),
                 image.width,
                 image.height,
                 image.format.name(),
                 jpeg_len,
-                encoder.subsampling().name()
             );
             Ok(())
         }

@@ -131,3 +131,34 @@ fn encode_fails(dir: &Path, args: &[&str]) -> String {
     assert!(!run.status.success());
     String::from_utf8_lossy(&run.stderr).into_owned()
 }
+
+#[test]
+fn a_greyscale_frame_is_reported_as_greyscale() {
+    let dir = scratch().join("grey");
+    std::fs::create_dir_all(&dir).unwrap();
+    let raw = dir.join("grey.raw");
+    let pixels: Vec<u8> = (0..64 * 48).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&raw, pixels).unwrap();
+    let run = target_command(env!("CARGO_BIN_EXE_amljpeg"))
+        .arg("encode")
+        .arg(&raw)
+        .arg(dir.join("grey.jpg"))
+        .args([
+            "--size",
+            "64x48",
+            "--format",
+            "gray8",
+            "--backend",
+            "software",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{said}");
+    assert!(
+        said.contains("gray8") && said.contains("greyscale)"),
+        "{said}"
+    );
+    assert!(!said.contains("4:2:0"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,18 +16,7 @@ fn root() -> PathBuf {
 fn preload_lib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
-        if let Some(p) = std::env::var_os("JPEGENC_EMU_LIB") {
-            return PathBuf::from(p);
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--release", "-p", "jpegenc-emu"])
-            .current_dir(root())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "building libjpegenc_emu.so failed");
-        root().join("target/release/libjpegenc_emu.so")
+        amljpeg_testkit::workspace_release_lib("libjpegenc_emu.so", "JPEGENC_EMU_LIB")
     })
 }
 

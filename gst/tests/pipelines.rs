@@ -11,18 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn emulator() -> PathBuf {
-    let lib = target_dir().join("libjpegenc_emu.so");
-    if !lib.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--release", "-p", "jpegenc-emu"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "building the emulator failed");
-    }
-    lib
+    amljpeg_testkit::workspace_release_lib("libjpegenc_emu.so", "JPEGENC_EMU_LIB")
 }
 
 /// A gst-launch-1.0 (or gst-inspect-1.0) that finds the plugin, with its own registry;

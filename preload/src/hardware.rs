@@ -90,10 +90,10 @@ pub fn encode(st: &mut State, c: Cinfo) -> Result<(), String> {
         );
     }
     log!(
-        "{}x{} {:?} {} on the hardware: {} bytes",
+        "{}x{} {} {} on the hardware: {} bytes",
         job.width,
         job.height,
-        job.input,
+        job.input.name(),
         if job.s422 { "4:2:2" } else { "4:2:0" },
         head.len() + len - scan
     );

@@ -26,6 +26,25 @@ pub enum Input {
     Raw,
 }
 
+impl Input {
+    /// The samples' layout in a libjpeg program's terms, for the log.
+    pub fn name(&self) -> &'static str {
+        match *self {
+            Input::Packed { format, .. } => match format {
+                aml::FORMAT_RGB24 => "RGB",
+                aml::FORMAT_BGR24 => "BGR",
+                aml::FORMAT_RGBA32 => "RGBX/RGBA",
+                aml::FORMAT_BGRA32 => "BGRX/BGRA",
+                _ => "packed pixels",
+            },
+            Input::Repack { r: 3, .. } => "XBGR/ABGR",
+            Input::Repack { .. } => "XRGB/ARGB",
+            Input::YCbCr => "YCbCr rows",
+            Input::Raw => "raw YCbCr planes",
+        }
+    }
+}
+
 /// One raw plane as libjpeg reads it: `stride` samples per row (whole blocks), `rows` rows.
 #[derive(Debug)]
 pub struct Plane {

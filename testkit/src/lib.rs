@@ -110,6 +110,29 @@ pub fn scratch_dir(prefix: &str) -> PathBuf {
     dir
 }
 
+/// A library the workspace builds (`libjpegenc_emu.so`, `libamljpeg_preload.so`) that the
+/// tests preload: `$env_var` when it names one, else the workspace's release build of it,
+/// brought up to date first. The whole workspace, as `cargo build --release --workspace`
+/// builds it: building one package would resolve its dependencies' features on their own and
+/// compile them (and the file) again, differently from the test command's build.
+pub fn workspace_release_lib(file: &str, env_var: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_var) {
+        return PathBuf::from(path);
+    }
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = std::process::Command::new(cargo)
+            .args(["build", "--release", "--workspace"])
+            .current_dir(&root)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cargo build --release --workspace failed");
+    });
+    root.join("target/release").join(file)
+}
+
 /// The driver generations the emulated-hardware tests run on: `$AMLJPEG_TEST_GENERATIONS`
 /// (comma-separated, e.g. `J,MM`), else all three. An architecture's stage names those of its
 /// boards; an unknown name fails the test.

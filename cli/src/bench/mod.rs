@@ -24,6 +24,8 @@ struct Row {
 
 struct Report {
     rows: Vec<Row>,
+    /// Figures that could not be measured, each with why.
+    missing: Vec<String>,
     progress: bool,
     done: usize,
     total: usize,
@@ -121,7 +123,12 @@ fn busy_poll_reference(
         })
         .args([w.to_string(), h.to_string(), frames.to_string()])
         .output()
-        .map_err(|e| format!("{}: {e}", client.display()))?;
+        .map_err(|e| {
+            format!(
+                "{}: {e} (cargo builds it with --examples or --all-targets)",
+                client.display()
+            )
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let figures: Vec<f64> = text
         .split_whitespace()
@@ -130,8 +137,9 @@ fn busy_poll_reference(
     match (out.status.success(), &figures[..]) {
         (true, [wall, cpu]) => Ok((*wall, *cpu)),
         _ => Err(format!(
-            "busy_poll: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "{} failed: {}",
+            client.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
         )),
     }
 }
@@ -292,7 +300,9 @@ fn hardware_case(
         job_time,
     };
     if mpixps > 0.0 {
-        let busy_poll = busy_poll_reference(device, format, w, h, n).ok();
+        let busy_poll = busy_poll_reference(device, format, w, h, n)
+            .map_err(|e| r.missing.push(format!("{case}: the busy-poll client: {e}")))
+            .ok();
         report_hardware(r, &case, &t, busy_poll);
     } else {
         report_overhead(r, &case, &t);
@@ -548,7 +558,9 @@ fn tjbench_section(r: &mut Report, frames: usize) {
     let ppm = std::env::temp_dir().join(format!("amljpeg-bench-{}.ppm", std::process::id()));
     let mut file = format!("P6\n{w} {h}\n255\n").into_bytes();
     file.extend_from_slice(&data);
-    if std::fs::write(&ppm, file).is_err() {
+    if let Err(e) = std::fs::write(&ppm, file) {
+        r.missing
+            .push(format!("tjbench: cannot write {}: {e}", ppm.display()));
         return;
     }
     let args = [
@@ -576,7 +588,11 @@ fn tjbench_section(r: &mut Report, frames: usize) {
             .find_map(|l| l.split_whitespace().nth(6)?.parse::<f64>().ok())
     });
     let Some(theirs) = theirs else {
-        return; // not installed
+        r.missing.push(
+            "tjbench beside the software backend: no tjbench figure (Debian: libjpeg-turbo-progs)"
+                .into(),
+        );
+        return;
     };
     let frame = Frame::new(&data, w as u32, h as u32, 0, PixelFormat::Rgb24).unwrap();
     let mut enc = Encoder::open(None, BackendChoice::Software).unwrap();
@@ -713,9 +729,13 @@ pub fn run(
 ) -> Result<(), String> {
     let progress =
         !json && child_mpixps.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Each measurement keeps its handle open while it measures; once it is done the device
+    // must be free at once for the next child process and the busy-poll client.
+    amljpeg::engine::set_linger(std::time::Duration::ZERO);
     if let Some(mpixps) = child_mpixps {
         let mut r = Report {
             rows: Vec::new(),
+            missing: Vec::new(),
             progress: false,
             done: 0,
             total: 0,
@@ -728,11 +748,15 @@ pub fn run(
         for row in &r.rows {
             println!("{}\t{}\t{}\t{}", row.section, row.case, row.value, row.unit);
         }
+        for why in &r.missing {
+            println!("missing\t{}", why.replace(['\t', '\n'], " "));
+        }
         return Ok(());
     }
     let total = 2 + SIZES.len() * FORMATS.len() * 3 + 4 + 3;
     let mut r = Report {
         rows: Vec::new(),
+        missing: Vec::new(),
         progress,
         done: 0,
         total,
@@ -804,8 +828,12 @@ fn hardware_sections(
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let f: Vec<&str> = line.split('\t').collect();
-            if let [section, case, value, unit] = f[..] {
-                r.add(section, case, value.parse().unwrap_or(f64::NAN), unit);
+            match f[..] {
+                [section, case, value, unit] => {
+                    r.add(section, case, value.parse().unwrap_or(f64::NAN), unit)
+                }
+                ["missing", why] => r.missing.push(why.to_string()),
+                _ => {}
             }
         }
         let _ = std::fs::remove_dir_all(&state);
@@ -829,7 +857,12 @@ fn print_report(r: &Report, json: bool, machine: &str) {
                 )
             })
             .collect();
-        println!("{{\"machine\": {{\"cores\": {cores}, \"hardware\": \"{machine}\"}}, \"results\": [{}]}}", items.join(", "));
+        let missing: Vec<String> = r
+            .missing
+            .iter()
+            .map(|why| format!("\"{}\"", why.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect();
+        println!("{{\"machine\": {{\"cores\": {cores}, \"hardware\": \"{machine}\"}}, \"results\": [{}], \"missing\": [{}]}}", items.join(", "), missing.join(", "));
     } else {
         println!("amljpeg bench: {cores} cores, hardware: {machine}; every figure is a ratio measured in this run");
         println!("{:<10} {:<72} {:>10}", "section", "case", "value");
@@ -841,6 +874,9 @@ fn print_report(r: &Report, json: bool, machine: &str) {
                 row.value,
                 if row.unit == "x" { "x" } else { " ms" }
             );
+        }
+        for why in &r.missing {
+            println!("not measured: {why}");
         }
     }
 }
