@@ -69,4 +69,27 @@ scripts/install.sh --uninstall "$prefix" >/dev/null
 left=$(find "$prefix" -mindepth 1)
 [ -z "$left" ] || { echo "scripts/install.sh --uninstall left:"; echo "$left"; exit 1; } >&2
 
-echo "C tests and pkg-config install: ok"
+# Into the system's own prefix, /usr (the README's install into /usr/local runs in
+# scripts/test-docs.py): the library registered with the loader, the element in GStreamer's
+# own directory, found without GST_PLUGIN_PATH; then out again, leaving nothing.
+unset PKG_CONFIG_PATH
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+before=$(mktemp)
+find /usr -xdev | sort >"$before"
+# (a failure below must not leave the system with the install)
+trap '$sudo scripts/install.sh --uninstall /usr >/dev/null 2>&1 || true; rm -rf "$prefix" "$emu_state"' EXIT
+$sudo env "PATH=$PATH" CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-}" scripts/install.sh /usr
+cc c-tests/pkgconfig_smoke.c -o "$out/smoke_usr" $(pkg-config --cflags --libs amljpeg)
+"$out/smoke_usr"
+plugin=$(realpath "$(pkg-config --variable=pluginsdir gstreamer-1.0)/libgstamljpeg.so")
+found=$(GST_REGISTRY="$emu_state/gst-registry-usr.bin" gst-inspect-1.0 amljpegenc | sed -n 's/^ *Filename *//p')
+[ -n "$found" ] && [ "$(realpath "$found")" = "$plugin" ] \
+    || { echo "gst-inspect-1.0 does not find amljpegenc installed into /usr ($plugin): '$found'" >&2; exit 1; }
+$sudo scripts/install.sh --uninstall /usr >/dev/null
+trap 'rm -rf "$prefix" "$emu_state"' EXIT
+left=$(find /usr -xdev | sort | comm -13 "$before" -)
+rm -f "$before"
+[ -z "$left" ] || { echo "scripts/install.sh --uninstall /usr left:"; echo "$left"; exit 1; } >&2
+
+echo "C tests and pkg-config install (a scratch prefix and /usr): ok"

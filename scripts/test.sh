@@ -33,15 +33,16 @@ if [ $boards = 1 ]; then
     # they end (two cores: the cross builds fill the gaps the host's tests leave).
     mkdir -p target
     boards_log=target/test-boards.log
-    scripts/test-boards.sh >"$boards_log" 2>&1 &
+    # In a process group of its own: a failure here stops all of it (its builds, qemu).
+    setsid scripts/test-boards.sh >"$boards_log" 2>&1 &
     boards_pid=$!
-    trap 'kill $boards_pid 2>/dev/null || true' EXIT
+    trap 'kill -- -$boards_pid 2>/dev/null || true' EXIT
 fi
 # Everything in the release profile, so each crate (and the bundled libjpeg-turbo's CMake
 # build) is compiled once: lints, the libraries the tests preload, then every test target.
 stage "fmt" cargo fmt --all -- --check
 stage "clippy" cargo clippy --release --workspace --all-targets -- -D warnings
-stage "build" cargo build --release --workspace
+stage "build" cargo build --release --workspace --all-targets
 # --all-targets runs the criterion benchmarks once each too (criterion's test mode).
 stage "Rust tests and benches (once)" cargo test --release --workspace --all-targets
 stage "C tests, valgrind, install" scripts/test-c.sh
