@@ -4,7 +4,7 @@
 # (scripts/cross.sh), then runs its tests under qemu-user in a Debian 11 root of ARCH.
 #   scripts/test-cross.sh ARCH [build|test|all]      (default all)
 # `build` is the one build of ARCH that the tests and scripts/release.sh share. `test` runs the
-# Rust tests (all of them on arm64, the library's unit tests on armhf: see below), the C
+# Rust tests (arm64: see below), the C
 # contract compiled for ARCH on the software backend and on the emulated E, J and MM drivers, the
 # libjpeg drop-in under a libjpeg program of ARCH (faults and a busy device included), the glibc
 # floor of every file it ships, and the driver ABI against the host's.
@@ -17,15 +17,18 @@ step=${2:-all}
 # amd64's packages are built the same way; its tests are the host's own (scripts/test.sh).
 [ -n "$qemu" ] || [ "$step" = build ] || { echo "test-cross.sh: $arch is the host's: build only" >&2; exit 1; }
 
-# What runs where (the test command's budget has room for one Rust suite under qemu):
-# arm64, the C2 / N2 / C4 / VIM userspace, runs every Rust test, the emulated-hardware ones on
-# its boards' J and media_modules drivers; armhf, the C1's, runs the library's own unit tests
-# (its 32-bit arithmetic and layouts); both run the C contract on all three drivers (armhf
+# What runs where (the test command's budget has room for one Rust suite under qemu, and one
+# more test build would cost it some three minutes of CPU): arm64, the C2 / N2 / C4 / VIM
+# userspace, runs every Rust test, the emulated-hardware ones on its boards' J and media_modules
+# drivers. armhf, the C1's, runs no Rust suite: its 32-bit library is tried through its C ABI,
+# as its users call it: the C contract (some 900 checks of sizes, strides, formats and
+# arguments on the software backend, 840 on each emulated driver) on all three drivers (armhf
 # userspace on the J and media_modules kernels goes through their compat_ioctl), the libjpeg
-# drop-in (on the driver of each one's first board) and the driver ABI.
+# drop-in on the C1's E driver (every mode, faults, a busy device) and the driver ABI as the C
+# compiler lays it out. Both run those.
 case $arch in
 arm64) rust_tests=(--workspace --exclude gst-plugin-amljpeg) gen=J ;;
-armhf) rust_tests=(-p amljpeg --lib) gen=E ;;
+armhf) rust_tests=() gen=E ;;
 amd64) rust_tests=() ;;
 esac
 export AMLJPEG_TEST_GENERATIONS=J,MM
@@ -51,14 +54,17 @@ export JPEGENC_EMU_HW=thread
 # Everything runs some twenty times slower under qemu: stretch the tests' deadlines and the
 # library's default device timeout to match.
 export AMLJPEG_TEST_SLOWDOWN=20 AML_JPEG_TIMEOUT_MS=30000
-log=$(mktemp)
-"$zigbuild" test --release "${rust_tests[@]}" --target "$triple.$glibc_floor" 2>&1 | tee "$log"
-if grep -q "Compiling" "$log"; then
-    echo "$arch: the tests compiled something the build had not: they would not run the packaged files" >&2
-    exit 1
+passed=0
+if [ ${#rust_tests[@]} -gt 0 ]; then
+    log=$(mktemp)
+    "$zigbuild" test --release "${rust_tests[@]}" --target "$triple.$glibc_floor" 2>&1 | tee "$log"
+    if grep -q "Compiling" "$log"; then
+        echo "$arch: the tests compiled something the build had not: they would not run the packaged files" >&2
+        exit 1
+    fi
+    passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')
+    rm -f "$log"
 fi
-passed=$(grep -E '^test result: ok' "$log" | awk '{s += $4} END {print s + 0}')
-rm -f "$log"
 
 # The C contract, compiled for ARCH against the library by Debian's cross gcc against the Debian
 # 11 root (cross_gcc; the root's libjpeg is its decoder).
@@ -135,5 +141,7 @@ run "$cbuild/abi_dump" >"$cbuild/abi-$arch.txt"
 diff <(grep -v '^pointer' "$cbuild/abi-x86_64.txt") <(grep -v '^pointer' "$cbuild/abi-$arch.txt")
 echo "ioctl numbers and argument sizes are identical on x86_64 and $arch:"
 cat "$cbuild/abi-$arch.txt"
-echo "$arch (Debian 11 root, glibc $glibc_floor floor): Rust tests (${rust_tests[*]}) under $qemu:"
-echo "$arch: $passed passed, 0 failed"
+if [ ${#rust_tests[@]} -gt 0 ]; then
+    echo "$arch (Debian 11 root, glibc $glibc_floor floor): Rust tests (${rust_tests[*]}) under $qemu:"
+    echo "$arch: $passed passed, 0 failed"
+fi
