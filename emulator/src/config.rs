@@ -125,8 +125,9 @@ pub struct Config {
     /// the CPU writes there is written back whenever (false: coherent, no model).
     pub strict_output_cache: bool,
     /// J: whether the CPU sees the header the driver writes into the assist buffer (the 3.14
-    /// driver writes it through a cacheable alias) or may read a stale copy (media_modules
-    /// writes it through `codec_mm_vmap`, caching UNCERTAIN; the strict choice).
+    /// driver writes it through a cacheable alias: J's default) or may read a stale copy
+    /// (media_modules writes it through `codec_mm_vmap`, caching UNCERTAIN: MM's default, the
+    /// strict choice).
     pub j_header_coherent: bool,
     pub faults: Vec<Fault>,
     pub stats_path: Option<PathBuf>,
@@ -244,7 +245,13 @@ impl Config {
         if let Some(v) = var("JPEGENC_EMU_GEN") {
             match v.to_ascii_uppercase().as_str() {
                 "E" => c.generation = Generation::E,
-                "J" => (c.generation, c.soc) = (Generation::J, "gxbb".into()),
+                // The 3.14/3.16 driver of the Odroid C2: its header write through a cacheable
+                // alias is seen by the CPU (docs/driver.md), so a C2-era client that reads the
+                // header from the assist buffer gets the right file, as on the board.
+                "J" => {
+                    (c.generation, c.soc) = (Generation::J, "gxbb".into());
+                    c.j_header_coherent = true;
+                }
                 // A G12/SM1-class board (Khadas VIM3, Odroid C4) on a vendor kernel.
                 "MM" => (c.generation, c.mm, c.soc) = (Generation::J, true, "sm1".into()),
                 _ => warn("JPEGENC_EMU_GEN", &v),
