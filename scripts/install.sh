@@ -13,6 +13,8 @@
 # PREFIX/share/amljpeg/install-manifest, which --uninstall reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/install-files.sh
+source scripts/install-files.sh
 uninstall=0
 if [ "${1:-}" = --uninstall ]; then
     uninstall=1
@@ -83,26 +85,12 @@ put 0755 target/release/amljpeg "$prefix/bin/amljpeg"
 put 0755 target/release/libgstamljpeg.so "$plugindir/libgstamljpeg.so"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-cat >"$scratch/amljpeg-preload" <<EOF
-#!/bin/sh
-# Runs a program written for libjpeg with its JPEG compression on the hardware encoder: the
-# libamljpeg drop-in goes in front of the program's libjpeg (the program is not rebuilt).
-# AMLJPEG_PRELOAD_LOG=1 says on stderr what happened to each image.
-if [ \$# -eq 0 ] || [ "\$1" = --help ]; then
-    echo "usage: amljpeg-preload PROGRAM [ARGUMENT...]" >&2
-    exit 2
-fi
-LD_PRELOAD="$lib/libamljpeg_preload.so\${LD_PRELOAD:+ \$LD_PRELOAD}" exec "\$@"
-EOF
+preload_wrapper "$scratch/amljpeg-preload" "$lib/libamljpeg_preload.so"
 put 0755 "$scratch/amljpeg-preload" "$prefix/bin/amljpeg-preload"
-pc() { # TEMPLATE-SUBSTITUTIONS... > pc file
-    sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@VERSION@|$version|" \
-        -e "s|@PRIVATE_LIBS@|$private|" "$@"
-}
-pc pkgconfig/amljpeg.pc.in >"$scratch/amljpeg.pc"
-pc pkgconfig/amljpeg-static.pc.in >"$scratch/amljpeg-static.pc"
-put 0644 "$scratch/amljpeg.pc" "$lib/pkgconfig/amljpeg.pc"
-put 0644 "$scratch/amljpeg-static.pc" "$lib/pkgconfig/amljpeg-static.pc"
+for pc in amljpeg amljpeg-static; do
+    pc_file $pc "$prefix" "$libdir" "$version" "$private" >"$scratch/$pc.pc"
+    put 0644 "$scratch/$pc.pc" "$lib/pkgconfig/$pc.pc"
+done
 mkdir -p "$(dirname "$manifest")"
 printf '%s\n' "${installed[@]}" >"$manifest"
 register

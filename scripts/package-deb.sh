@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/cross.sh
 source scripts/cross.sh
+# shellcheck source=scripts/install-files.sh
+source scripts/install-files.sh
 cross_env "${1:?usage: scripts/package-deb.sh armhf|arm64|amd64 DIST}"
 dist=$(mkdir -p "${2:?DIST}" && cd "$2" && pwd)
 for tool in dpkg-deb fakeroot; do
@@ -101,23 +103,6 @@ embeds_libjpeg() {
     } >"$work/$pkg/usr/share/lintian/overrides/$pkg"
 }
 
-# wrapper FILE USAGE PRELOAD COMMENT...: a script that runs its arguments with LD_PRELOAD set to
-# PRELOAD (shell words, expanded when it runs).
-wrapper() {
-    local file=$1 usage=$2 preload=$3 line
-    shift 3
-    {
-        echo '#!/bin/sh'
-        for line in "$@"; do echo "# $line"; done
-        echo 'if [ $# -eq 0 ] || [ "$1" = --help ]; then'
-        echo "    echo \"usage: $usage\" >&2"
-        echo '    exit 2'
-        echo 'fi'
-        echo "LD_PRELOAD=\"$preload\" exec \"\$@\""
-    } >"$file"
-    chmod 0755 "$file"
-}
-
 build() {
     local pkg=$1
     (cd "$work/$pkg" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0r md5sum >DEBIAN/md5sums)
@@ -170,8 +155,7 @@ install -m 0644 "$out/libamljpeg.a" "$work/$p/$libdir/libamljpeg.a"
 $strip --strip-debug "$work/$p/$libdir/libamljpeg.a"
 ln -s "libamljpeg.so.$major" "$work/$p/$libdir/libamljpeg.so"
 for pc in amljpeg amljpeg-static; do
-    sed -e "s|@PREFIX@|/usr|" -e "s|@LIBDIR@|lib/$multiarch|" -e "s|@VERSION@|$version|" \
-        -e "s|@PRIVATE_LIBS@|$static_libs|" pkgconfig/$pc.pc.in >"$work/$p/$libdir/pkgconfig/$pc.pc"
+    pc_file $pc /usr "lib/$multiarch" "$version" "$static_libs" >"$work/$p/$libdir/pkgconfig/$pc.pc"
 done
 doc $p
 control $p libdevel same "libamljpeg0 (= $debversion)" "JPEG encoding on the Amlogic hardware JPEG encoder - development files" \
@@ -186,11 +170,7 @@ install -m 0755 "$out/amljpeg" "$work/$p/usr/bin/amljpeg"
 install -m 0644 "$out/libamljpeg_preload.so" "$work/$p/$libdir/amljpeg/libamljpeg_preload.so"
 $strip --strip-unneeded --remove-section=.comment --remove-section=.note "$work/$p/usr/bin/amljpeg" \
     "$work/$p/$libdir/amljpeg/libamljpeg_preload.so"
-wrapper "$work/$p/usr/bin/amljpeg-preload" "amljpeg-preload PROGRAM [ARGUMENT...]" \
-    "/$libdir/amljpeg/libamljpeg_preload.so"'${LD_PRELOAD:+ $LD_PRELOAD}' \
-    "Runs a program written for libjpeg with its JPEG compression on the hardware encoder: the" \
-    "libamljpeg drop-in goes in front of the program's libjpeg (the program is not rebuilt)." \
-    "AMLJPEG_PRELOAD_LOG=1 says on stderr what happened to each image."
+preload_wrapper "$work/$p/usr/bin/amljpeg-preload" "/$libdir/amljpeg/libamljpeg_preload.so"
 doc $p
 embeds_libjpeg $p usr/bin/amljpeg
 control $p graphics foreign "$libc, libamljpeg0 (= $debversion)" "JPEG encoding on the Amlogic hardware JPEG encoder - tools" \

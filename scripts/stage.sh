@@ -10,8 +10,10 @@ children_cpu() {
     read -r -a f <"/proc/$BASHPID/stat"
     children_ticks=$((f[15] + f[16]))
 }
+# stage_line NAME WALL CPU: a stage's line in the table of stage times.
+stage_line() { printf '%-40s %5d s %6d s CPU\n' "$@"; }
 stage() {
-    local name=$1 start=$SECONDS cpu
+    local name=$1 start=$SECONDS wall cpu
     shift
     children_cpu
     cpu=$children_ticks
@@ -19,6 +21,7 @@ stage() {
     "$@"
     children_cpu
     cpu=$(((children_ticks - cpu) / clock_ticks))
-    times+=("$(printf '%-40s %5d s %6d s CPU' "$name" $((SECONDS - start)) "$cpu")")
-    echo "== $name: $((SECONDS - start)) s, $cpu s CPU"
+    wall=$((SECONDS - start))
+    times+=("$(stage_line "$name" "$wall" "$cpu")")
+    echo "== $name: $wall s, $cpu s CPU"
 }

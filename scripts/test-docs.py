@@ -114,16 +114,14 @@ def run_file(md, copy, env, state):
     state.write_text(f"cd {copy}\n")
     for line, lang, text, marker in blocks(md):
         where = f"{rel}:{line}"
-        kind = marker and (marker.group("reason") and "skip" or marker.group("file") and "file"
-                           or "output")
-        if kind == "skip":
+        if marker and marker.group("reason"):
             print(f"  {where}: not run: {marker.group('reason')}")
             skipped += 1
-        elif kind == "file":
+        elif marker and marker.group("file"):
             target = copy / marker.group("file")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
-        elif kind == "output":
+        elif marker:  # <!-- doc-test: output -->
             if lang != "text" or last_output is None:
                 sys.exit(f"{where}: an output block must be ```text after a block that ran")
             problem = matches(text, last_output)

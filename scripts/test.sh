@@ -60,8 +60,10 @@ if [ $boards = 1 ]; then
     cat "$boards_log"
     [ $status = 0 ] || { echo "== boards failed (exit $status)"; exit 1; }
     times+=("$(printf '%-40s %5d s' "waiting for the boards' stages" $((SECONDS - start)))")
-    times+=("$(sed -nE 's/^== (.*): ([0-9]+) s(, ([0-9]+) s CPU)?$/  boards: \1|\2|\4/p' "$boards_log" |
-        awk -F'|' '{ if ($3 == "") printf "%-40s %5d s\n", $1, $2; else printf "%-40s %5d s %6d s CPU\n", $1, $2, $3 }')")
+    # Every stage of the boards' log, as its own `stage` printed it.
+    while IFS='|' read -r name wall cpu; do
+        times+=("$(stage_line "  boards: $name" "$wall" "$cpu")")
+    done < <(sed -nE 's/^== (.*): ([0-9]+) s, ([0-9]+) s CPU$/\1|\2|\3/p' "$boards_log")
     stage "packages tried as a user would" scripts/test-packages.sh dist
 fi
 if [ "$(tree_state)" != "$tree_before" ]; then
@@ -72,4 +74,4 @@ fi
 echo "== stage times"
 printf '%s\n' "${times[@]}"
 children_cpu
-printf '%-40s %5d s %6d s CPU\n' "total" "$SECONDS" $((children_ticks / clock_ticks))
+stage_line "total" "$SECONDS" $((children_ticks / clock_ticks))

@@ -6,18 +6,15 @@ use amljpeg_testkit::stat_in;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The preload library: `$JPEGENC_EMU_LIB`, or built here in release mode.
-fn preload_lib() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        amljpeg_testkit::workspace_release_lib("libjpegenc_emu.so", "JPEGENC_EMU_LIB")
-    })
+/// The preload library: `$JPEGENC_EMU_LIB`, or the workspace's release build.
+fn preload_lib() -> PathBuf {
+    amljpeg_testkit::workspace_release_lib("libjpegenc_emu.so", "JPEGENC_EMU_LIB")
 }
 
 /// Compiles a C client from c-tests/emu, once per test process (tests run in parallel and

@@ -2,16 +2,10 @@
 //! library's real syscalls meet a /dev/jpegenc.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 
-/// libjpegenc_emu.so: `$JPEGENC_EMU_LIB`, or built here in release mode.
+/// libjpegenc_emu.so: `$JPEGENC_EMU_LIB`, or the workspace's release build.
 pub fn emulator_lib() -> PathBuf {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        amljpeg_testkit::workspace_release_lib("libjpegenc_emu.so", "JPEGENC_EMU_LIB")
-    })
-    .clone()
+    amljpeg_testkit::workspace_release_lib("libjpegenc_emu.so", "JPEGENC_EMU_LIB")
 }
 
 /// A fresh state directory: this test's own device (lock, persisted globals, stats).
